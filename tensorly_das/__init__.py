@@ -1,0 +1,28 @@
+"""tensorly_das: sparse tensor completion with SAM and Deviation-Aware Scaling.
+
+Completion estimators trained from observed entries only, whose fit loops use
+plain Adam/SGD, sharpness-aware minimization (SAM) or Deviation-Aware Scaling
+(DAS), on NumPy or PyTorch (CPU and CUDA). Results are TensorLy objects.
+"""
+
+from .estimators import CPCompletion
+from .fit import DivergenceError
+from .metrics import nrmse, r2_score, uncentered_r2_score
+from .norms import core_norms, norm_deviation, norm_gradient_covariance, squared_core_norms
+from .observed import ObservedTensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ObservedTensor",
+    "CPCompletion",
+    "DivergenceError",
+    "core_norms",
+    "squared_core_norms",
+    "norm_deviation",
+    "norm_gradient_covariance",
+    "r2_score",
+    "uncentered_r2_score",
+    "nrmse",
+    "__version__",
+]

@@ -1,0 +1,149 @@
+"""The few array operations the fit loop needs that TensorLy's backend lacks.
+
+Every function dispatches on the *type* of its array argument (NumPy array or
+``torch.Tensor``), so the math runs where the data lives (CPU or CUDA) and the
+NumPy path never imports torch. TensorLy's own ops are used through
+:func:`backend_of`, which enters :func:`tensorly.backend_context` for the
+backend that owns a given array.
+"""
+
+from contextlib import contextmanager
+
+import numpy as np
+import tensorly as tl
+
+#: Backend names accepted by the estimators (``"torch"`` is an alias).
+BACKENDS = ("numpy", "pytorch")
+_ALIASES = {"numpy": "numpy", "pytorch": "pytorch", "torch": "pytorch"}
+_DTYPES = ("float32", "float64")
+
+
+def check_backend(backend):
+    """Return the canonical backend name, or raise a clear error.
+
+    Parameters
+    ----------
+    backend : {"numpy", "pytorch", "torch"}
+
+    Returns
+    -------
+    name : {"numpy", "pytorch"}
+    """
+    try:
+        name = _ALIASES[backend]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"backend must be one of 'numpy', 'pytorch' (alias 'torch'), got {backend!r}"
+        ) from None
+    if name == "pytorch":
+        try:
+            import torch  # noqa: F401
+        except ImportError as err:  # pragma: no cover - depends on the install
+            raise ImportError(
+                "backend='pytorch' needs PyTorch: pip install 'tensorly_das[torch]'"
+            ) from err
+    return name
+
+
+def check_dtype(dtype):
+    """Return ``"float32"`` or ``"float64"``, or raise a clear error."""
+    name = np.dtype(dtype).name if dtype is not None else None
+    if name not in _DTYPES:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return name
+
+
+def is_torch(x):
+    """True when ``x`` is a ``torch.Tensor`` (checked without importing torch)."""
+    return type(x).__module__.split(".")[0] == "torch"
+
+
+def backend_name(x):
+    """Name of the TensorLy backend that owns array ``x``."""
+    return "pytorch" if is_torch(x) else "numpy"
+
+
+@contextmanager
+def backend_of(x):
+    """Context in which TensorLy ops use the backend owning array ``x``."""
+    with tl.backend_context(backend_name(x), local_threadsafe=True):
+        yield
+
+
+def to_backend(x, backend="numpy", device="cpu", dtype="float64"):
+    """Copy array-like ``x`` to ``backend`` on ``device`` with ``dtype``.
+
+    Integer inputs keep an integer dtype (int64); everything else becomes
+    ``dtype``. Always returns a new array: callers' arrays are never shared.
+    """
+    if backend == "numpy":
+        if device not in (None, "cpu"):
+            raise ValueError(f"backend='numpy' runs on device='cpu' only, got {device!r}")
+        arr = to_numpy(x)
+        target = np.int64 if arr.dtype.kind in "iu" else dtype
+        return np.array(arr, dtype=target, copy=True)
+    import torch
+
+    if is_torch(x):
+        src = x.detach()
+    else:
+        src = torch.from_numpy(np.ascontiguousarray(np.asarray(x)))
+    integer = not (src.is_floating_point() or src.is_complex())
+    target = torch.int64 if integer else getattr(torch, dtype)
+    return src.to(device=torch.device(device), dtype=target, copy=True)
+
+
+def to_numpy(x):
+    """Return ``x`` as a NumPy array (a host copy for torch tensors)."""
+    if is_torch(x):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def copy(x):
+    """An independent copy of array ``x`` on the same device."""
+    return x.clone() if is_torch(x) else x.copy()
+
+
+def take_rows(matrix, index):
+    """``matrix[index]`` for a 1-D integer ``index`` (a gather of rows)."""
+    if is_torch(matrix):
+        return matrix.index_select(0, index)
+    return np.take(matrix, index, axis=0)
+
+
+def scatter_add_rows(index, rows, n_rows):
+    """Sum the rows of ``rows`` into ``n_rows`` buckets given by ``index``.
+
+    ``out[i] = sum_{j : index[j] == i} rows[j]``. ``rows`` is (n,) or (n, ...).
+    NumPy uses one ``bincount`` per column (much faster than ``np.add.at``);
+    torch uses ``index_add_`` on the rows' device.
+    """
+    if is_torch(rows):
+        import torch
+
+        out = torch.zeros((n_rows,) + tuple(rows.shape[1:]), dtype=rows.dtype, device=rows.device)
+        return out.index_add_(0, index, rows)
+    if rows.ndim == 1:
+        return np.bincount(index, weights=rows, minlength=n_rows)
+    flat = rows.reshape(rows.shape[0], -1)
+    out = np.empty((n_rows, flat.shape[1]), dtype=rows.dtype)
+    for col in range(flat.shape[1]):
+        out[:, col] = np.bincount(index, weights=flat[:, col], minlength=n_rows)
+    return out.reshape((n_rows,) + rows.shape[1:])
+
+
+def all_finite(arrays):
+    """True when every array in ``arrays`` holds only finite values (one host sync)."""
+    if not arrays:
+        return True
+    if is_torch(arrays[0]):
+        import torch
+
+        return bool(torch.stack([torch.isfinite(a).all() for a in arrays]).all())
+    return all(bool(np.isfinite(a).all()) for a in arrays)
+
+
+def to_float(x):
+    """A Python float from a scalar array of any backend (a host sync)."""
+    return float(x.item()) if hasattr(x, "item") else float(x)

@@ -1,0 +1,453 @@
+"""scikit-learn style completion estimators: thin classes that wire observations,
+a model, an update rule and the fit loop together."""
+
+import numbers
+import time
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+
+import tensorly as tl
+
+from .backend import backend_of, check_backend, check_dtype, to_backend, to_numpy
+from .fit import DivergenceError, fit_cores, rmse
+from .metrics import r2_score
+from .models import Batch, CPModel
+from .observed import ObservedTensor, as_index_array, check_dense_size
+from .updates import ALPHA_SCHEDULES, METHODS, make_base_step, make_update
+
+#: Observations predicted per chunk in :meth:`predict` (bounds temporary memory).
+PREDICT_CHUNK = 1_000_000
+
+
+def _is_sparse(X):
+    module = type(X).__module__.split(".")[0]
+    return module == "sparse" or (module == "scipy" and hasattr(X, "tocoo"))
+
+
+def _check_number(value, name, low=None, high=None, low_open=False, integer=False):
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind):
+        what = "an integer" if integer else "a real number"
+        raise TypeError(f"{name} must be {what}, got {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if low is not None and (value <= low if low_open else value < low):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}, got {value!r}")
+
+
+def _check_choice(value, name, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+
+
+class BaseCompletion(RegressorMixin, BaseEstimator):
+    """Shared behaviour of the completion estimators (see :class:`CPCompletion`)."""
+
+    def __init__(
+        self,
+        rank=5,
+        method="das",
+        solver="adam",
+        lr=0.05,
+        alpha=0.1,
+        rho=0.05,
+        alpha_schedule="linear",
+        max_iter=5000,
+        tol=1e-4,
+        batch_size=None,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=200,
+        init="random",
+        shape=None,
+        sam_adaptive=False,
+        das_denominator="squared",
+        das_deviation="paper",
+        das_max_scale=0.05,
+        backend="numpy",
+        device="cpu",
+        dtype="float64",
+        random_state=None,
+        verbose=False,
+        warm_start=False,
+    ):
+        self.rank = rank
+        self.method = method
+        self.solver = solver
+        self.lr = lr
+        self.alpha = alpha
+        self.rho = rho
+        self.alpha_schedule = alpha_schedule
+        self.max_iter = max_iter
+        self.tol = tol
+        self.batch_size = batch_size
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.init = init
+        self.shape = shape
+        self.sam_adaptive = sam_adaptive
+        self.das_denominator = das_denominator
+        self.das_deviation = das_deviation
+        self.das_max_scale = das_max_scale
+        self.backend = backend
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    #: Model class built in :meth:`fit`; set by each subclass.
+    _model_class = None
+
+    # ------------------------------------------------------------------ validation
+    def _validate_params(self):
+        _check_choice(self.method, "method", METHODS)
+        _check_choice(self.solver, "solver", ("adam", "sgd"))
+        _check_choice(self.alpha_schedule, "alpha_schedule", ALPHA_SCHEDULES)
+        _check_choice(self.das_denominator, "das_denominator", ("squared", "norm"))
+        _check_choice(self.das_deviation, "das_deviation", ("paper", "relative"))
+        _check_number(self.lr, "lr", low=0, low_open=True)
+        _check_number(self.alpha, "alpha", low=0)
+        _check_number(self.rho, "rho", low=0)
+        _check_number(self.das_max_scale, "das_max_scale", low=0, high=0.5)
+        _check_number(self.tol, "tol", low=0)
+        _check_number(self.max_iter, "max_iter", low=1, integer=True)
+        _check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
+        _check_number(self.validation_fraction, "validation_fraction", low=0, high=0.9, low_open=True)
+        if self.batch_size is not None:
+            _check_number(self.batch_size, "batch_size", low=1, integer=True)
+        backend = check_backend(self.backend)
+        dtype = check_dtype(self.dtype)
+        if backend == "pytorch" and str(self.device).startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise RuntimeError(f"device={self.device!r} was requested but CUDA is not available")
+        elif backend == "numpy" and self.device not in ("cpu", None):
+            raise ValueError(f"backend='numpy' runs on device='cpu' only, got device={self.device!r}")
+        return backend, dtype
+
+    def _observations(self, X, y=None, mask=None):
+        if y is not None:
+            if mask is not None:
+                raise ValueError("pass either y (with X as indices) or mask, not both")
+            obs = ObservedTensor(X, y, shape=self.shape)
+        elif isinstance(X, ObservedTensor):
+            obs = X
+        elif _is_sparse(X):
+            obs = ObservedTensor.from_sparse(X)
+        elif X is None:
+            raise ValueError("fit needs observations, got X=None")
+        else:
+            obs = ObservedTensor.from_dense(X, mask=mask)
+        if self.shape is not None and tuple(self.shape) != obs.shape:
+            raise ValueError(f"the data have shape {obs.shape} but shape={tuple(self.shape)} was given")
+        return obs
+
+    def _initial_cores(self, model, train, rng):
+        if self.warm_start and hasattr(self, "cores_") and self.model_.shape == model.shape:
+            if self.model_.rank == model.rank:
+                return [np.array(to_numpy(c), dtype=np.float64) for c in self.cores_]
+        if isinstance(self.init, str):
+            _check_choice(self.init, "init", ("random",))
+            scale = float(np.sqrt(np.mean(train.values**2)))
+            return model.init_cores(rng, scale)
+        if isinstance(self.init, (list, tuple)) and all(hasattr(c, "shape") for c in self.init):
+            cores = [np.array(to_numpy(c), dtype=np.float64) for c in self.init]
+        else:
+            cores = model.from_tensorly(self.init)
+        model.check_cores(cores)
+        if not all(np.isfinite(c).all() for c in cores):
+            raise ValueError("the initial cores given as init contain NaN or inf")
+        return cores
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y=None, mask=None):
+        """Complete a tensor from its observed entries.
+
+        Parameters
+        ----------
+        X : ObservedTensor, sparse array, dense array, or (n, N) int array
+            The observations. A dense array marks missing entries with NaN (or
+            with ``mask``); a pydata/scipy sparse array observes its stored entries;
+            with ``y`` given, ``X`` holds the indices of the observed entries.
+        y : array of shape (n,), optional
+            Observed values at the indices ``X``.
+        mask : bool array, optional
+            True where a dense ``X`` is observed.
+
+        Returns
+        -------
+        self
+        """
+        backend, dtype = self._validate_params()
+        obs = self._observations(X, y, mask)
+        model = self._model_class(obs.shape, self.rank)
+        rng = np.random.default_rng(self.random_state)
+        if self.early_stopping:
+            if obs.nnz < 2:
+                raise ValueError(
+                    "early_stopping needs at least 2 observed entries to hold some out; "
+                    "pass early_stopping=False"
+                )
+            train, val = obs.split(self.validation_fraction, random_state=rng)
+        else:
+            train, val = obs, None
+        cores = self._initial_cores(model, train, rng)
+        cores = [to_backend(c, backend, self.device, dtype) for c in cores]
+        to_batch = lambda o: self._batch(o, backend, dtype)  # noqa: E731
+        warm = (
+            self.warm_start
+            and hasattr(self, "history_")
+            and getattr(self, "model_", None) is not None
+            and (self.model_.shape, self.model_.rank) == (model.shape, model.rank)
+        )
+        if warm and getattr(self, "update_", None) is not None and self._update_signature_ == self._update_signature():
+            update = self.update_  # continue with the optimizer state (Adam moments)
+        else:
+            update = make_update(self.method, make_base_step(self.solver, self.lr), **self._update_options())
+        self.update_ = update
+        self._update_signature_ = self._update_signature()
+        history = {k: list(v) for k, v in self.history_.items()} if warm else None
+        start_iter = len(history["loss"]) if warm else 0
+        t0 = time.perf_counter()
+        try:
+            result = fit_cores(
+                model,
+                cores,
+                to_batch(train),
+                update,
+                val=to_batch(val) if val is not None else None,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                n_iter_no_change=self.n_iter_no_change,
+                batch_size=self.batch_size,
+                rng=rng,
+                verbose=self.verbose,
+                history=history,
+                start_iter=start_iter,
+            )
+        except DivergenceError:
+            self._store(model, cores, obs, None)
+            raise
+        self._store(model, cores, obs, result)
+        self.fit_time_ = time.perf_counter() - t0
+        self.time_per_iter_ = self.fit_time_ / max(result["n_iter"], 1)
+        self.train_rmse_ = float(rmse(model, cores, to_batch(train)))
+        return self
+
+    def _update_signature(self):
+        return (self.method, self.solver, self.lr, tuple(sorted(self._update_options().items())))
+
+    def _update_options(self):
+        if self.method == "sam":
+            return {"rho": self.rho, "adaptive": self.sam_adaptive}
+        if self.method == "das":
+            return {
+                "alpha": self.alpha,
+                "alpha_schedule": self.alpha_schedule,
+                "denominator": self.das_denominator,
+                "deviation": self.das_deviation,
+                "max_scale": self.das_max_scale,
+            }
+        return {}
+
+    def _batch(self, obs, backend, dtype, with_values=True):
+        columns = [to_backend(np.ascontiguousarray(obs.indices[:, n]), backend, self.device) for n in range(obs.ndim)]
+        values = to_backend(obs.values, backend, self.device, dtype) if with_values else None
+        return Batch(columns, values)
+
+    def _store(self, model, cores, obs, result):
+        self.model_ = model
+        self.cores_ = cores
+        self.shape_ = obs.shape
+        self.n_features_in_ = obs.ndim
+        self.decomposition_ = model.to_tensorly(cores)
+        if result is not None:
+            self.history_ = result["history"]
+            self.n_iter_ = result["n_iter"]
+            self.best_iter_ = result["best_iter"]
+            self.best_val_rmse_ = result["best_val_rmse"]
+            self.stopped_ = result["stopped"]
+
+    # ------------------------------------------------------------------ using the fit
+    def _check_fitted(self):
+        if not hasattr(self, "cores_"):
+            raise AttributeError(
+                f"this {type(self).__name__} is not fitted yet: call fit before using it"
+            )
+
+    def _as_indices(self, X):
+        self._check_fitted()
+        if isinstance(X, ObservedTensor):
+            if X.shape != self.shape_:
+                raise ValueError(f"observations have shape {X.shape}, the model has {self.shape_}")
+            return X.indices
+        indices = as_index_array(X)
+        if indices.shape[1] != len(self.shape_):
+            raise ValueError(
+                f"indices have {indices.shape[1]} columns but the fitted tensor has "
+                f"{len(self.shape_)} modes"
+            )
+        bad = (indices < 0) | (indices >= np.asarray(self.shape_))
+        if bad.any():
+            row, mode = (int(v) for v in np.argwhere(bad)[0])
+            raise ValueError(
+                f"index out of range: row {row} has index {int(indices[row, mode])} in mode "
+                f"{mode}, whose size is {self.shape_[mode]}"
+            )
+        return indices
+
+    def predict(self, X):
+        """Model values at the given entries.
+
+        Parameters
+        ----------
+        X : (n, N) int array or ObservedTensor
+
+        Returns
+        -------
+        values : ndarray of shape (n,)
+            Always a NumPy array (computed in chunks on the fit's backend/device).
+        """
+        indices = self._as_indices(X)
+        backend, dtype = check_backend(self.backend), check_dtype(self.dtype)
+        out = np.empty(indices.shape[0], dtype=np.float64)
+        for start in range(0, indices.shape[0], PREDICT_CHUNK):
+            chunk = indices[start : start + PREDICT_CHUNK]
+            columns = [to_backend(np.ascontiguousarray(chunk[:, n]), backend, self.device) for n in range(chunk.shape[1])]
+            out[start : start + chunk.shape[0]] = to_numpy(self.model_.predict(self.cores_, columns))
+        return out
+
+    def score(self, X, y=None):
+        """R^2 (``1 - SSE/SST``) of the predictions at the given observed entries.
+
+        Parameters
+        ----------
+        X : ObservedTensor, or (n, N) int array of indices with ``y``
+        y : array of shape (n,), optional
+
+        Returns
+        -------
+        r2 : float
+        """
+        if isinstance(X, ObservedTensor):
+            if y is not None:
+                raise ValueError("pass y only with an index array, not with an ObservedTensor")
+            return r2_score(X.values, self.predict(X))
+        if y is None:
+            raise ValueError("score needs values: pass an ObservedTensor, or indices and y")
+        obs = ObservedTensor(X, y, shape=self.shape_)
+        return r2_score(obs.values, self.predict(obs))
+
+    def transform(self, X=None):
+        """The completed dense tensor (NumPy), refusing shapes above 1e8 entries.
+
+        ``X`` is ignored; it is accepted for scikit-learn's transformer signature.
+        """
+        self._check_fitted()
+        check_dense_size(self.shape_)
+        with backend_of(self.cores_[0]):
+            return np.asarray(tl.to_numpy(self.decomposition_.to_tensor()), dtype=np.float64)
+
+    def fit_transform(self, X, y=None, mask=None):
+        """Fit, then return the completed dense tensor."""
+        return self.fit(X, y, mask=mask).transform()
+
+
+class CPCompletion(BaseCompletion):
+    """Tensor completion with a CP model trained by Adam/SGD, optionally with SAM or DAS.
+
+    The model is ``X[i_1, ..., i_N] = sum_r prod_n A_n[i_n, r]``; it is fitted to the
+    observed entries only (squared loss ``0.5 * mean(residual^2)``) without ever
+    forming the dense tensor: one pass costs O(nnz * N * rank) time.
+
+    Parameters
+    ----------
+    rank : int, default 5
+        Number of CP components.
+    method : {"plain", "sam", "das"}, default "das"
+        Update rule wrapped around the base step: the plain step, sharpness-aware
+        minimization (two gradients per step) or Deviation-Aware Scaling (one).
+    solver : {"adam", "sgd"}, default "adam"
+        Base step.
+    lr : float, default 1e-2
+        Learning rate of the base step.
+    alpha : float, default 0.1
+        DAS strength (``method="das"``); 0 gives exactly the plain step.
+    rho : float, default 0.05
+        SAM radius (``method="sam"``); 0 gives exactly the plain step.
+    alpha_schedule : {"linear", "cosine", "constant"}, default "linear"
+        How alpha decays over the ``max_iter`` passes.
+    max_iter : int, default 1000
+        Maximum number of passes over the training entries.
+    tol : float, default 1e-4
+        Relative improvement of the monitored error that resets the patience counter.
+    batch_size : int or None, default None
+        Observations per step; None uses them all (one step per pass).
+    early_stopping : bool, default True
+        Hold out ``validation_fraction`` of the observed entries, monitor their RMSE,
+        keep the best cores and stop after ``n_iter_no_change`` passes without
+        improvement. When False, the training loss is monitored instead.
+    validation_fraction : float, default 0.1
+    n_iter_no_change : int, default 50
+    init : "random", CPTensor or list of factor matrices, default "random"
+        Random factors are scaled so that predictions match the data's RMS.
+    shape : tuple of int, optional
+        Shape of the tensor; needed with ``fit(indices, values)`` when the largest
+        index does not reach the end of every mode (e.g. inside cross-validation).
+    sam_adaptive : bool, default False
+        ASAM-style perturbation (``rho * |G|^2 g``).
+    das_denominator : {"squared", "norm"}, default "squared"
+        Divide the DAS deviation by ``||G_k||^2`` (paper) or ``||G_k||``.
+    das_deviation : {"paper", "relative"}, default "paper"
+        Paper form ``u (||g_k||^2 - gbar)`` or the scale-free ``(||g_k||^2 - gbar) / gbar``.
+    das_max_scale : float, default 0.05
+        Bound on the per-step DAS scale change: each core is multiplied by a factor
+        in ``[1 - das_max_scale, 1 + das_max_scale]`` per step.
+    backend : {"numpy", "pytorch"}, default "numpy"
+    device : str, default "cpu"
+        Torch device (``"cuda"``, ``"cuda:1"``) with ``backend="pytorch"``.
+    dtype : {"float64", "float32"}, default "float64"
+    random_state : int, Generator or None
+        Seeds the validation split, the initialization and mini-batch order.
+    verbose : bool, default False
+        Show a progress bar with training loss, validation RMSE and Q.
+    warm_start : bool, default False
+        Continue from the fitted cores (and append to ``history_``) on the next fit.
+
+    Attributes
+    ----------
+    decomposition_ : tensorly.cp_tensor.CPTensor
+        The fitted model (weights are ones; arrays on the chosen backend/device).
+    cores_ : list of arrays
+        The factor matrices.
+    history_ : dict of lists
+        Per pass: ``loss`` (training, before the step), ``val_rmse`` (held-out
+        validation RMSE, NaN without early stopping), ``norm_deviation`` (Q),
+        ``covariance`` (Cov(||G_k||^2, ||g_k||^2)), ``time`` (seconds since fit start).
+    n_iter_ : int
+        Passes run.
+    best_iter_ : int
+        Pass whose cores were kept.
+    train_rmse_ : float
+        RMSE on the entries used for training (excludes the validation part).
+    fit_time_, time_per_iter_ : float
+        Seconds.
+
+    Examples
+    --------
+    >>> import numpy as np, tensorly as tl
+    >>> from tensorly.random import random_cp
+    >>> X = tl.cp_to_tensor(random_cp((10, 11, 12), rank=2, random_state=0))
+    >>> X[np.random.default_rng(0).random(X.shape) < 0.5] = np.nan
+    >>> est = CPCompletion(rank=2, method="das", max_iter=200, random_state=0).fit(X)
+    >>> est.transform().shape
+    (10, 11, 12)
+    """
+
+    _model_class = CPModel

@@ -1,0 +1,128 @@
+"""The interface every tensorized completion model implements.
+
+A model is stateless apart from its ``shape`` and ``rank``: the cores are
+passed in and returned as plain lists of arrays (NumPy or torch), so the same
+model object serves every backend and device. Subclasses implement
+:meth:`init_cores`, :meth:`forward`, :meth:`backward` and :meth:`to_tensorly`;
+the squared loss and its gradient are written once here.
+"""
+
+import numbers
+
+import numpy as np
+
+
+def check_positive_int(value, name):
+    """Return ``value`` as int if it is an integer >= 1, else raise a clear error."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+class Batch:
+    """Observed entries placed on a backend, split by mode for fast gathers.
+
+    Parameters
+    ----------
+    mode_indices : tuple of 1-D int arrays
+        ``mode_indices[n][i]`` is the index in mode ``n`` of entry ``i``.
+    values : 1-D float array or None
+        Observed values (None for prediction-only batches).
+    """
+
+    __slots__ = ("mode_indices", "values")
+
+    def __init__(self, mode_indices, values=None):
+        self.mode_indices = tuple(mode_indices)
+        self.values = values
+
+    def __len__(self):
+        return int(self.mode_indices[0].shape[0])
+
+
+class TensorModel:
+    """A multilinear parametrization of an N-way tensor by K cores.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of the tensor being modelled.
+    rank : int or tuple
+        Model-specific rank.
+    """
+
+    #: Short name used by the CLI and in messages.
+    name = "model"
+
+    def __init__(self, shape, rank):
+        self.shape = tuple(int(s) for s in shape)
+        if len(self.shape) < 2:
+            raise ValueError(
+                f"tensor completion needs a tensor of order >= 2, got shape {self.shape}"
+            )
+        self.rank = self.check_rank(rank)
+
+    # -- to implement ---------------------------------------------------------------
+    def check_rank(self, rank):
+        """Validate ``rank`` against ``self.shape`` and return its canonical form."""
+        raise NotImplementedError
+
+    def init_cores(self, rng, scale):
+        """Random NumPy cores whose predictions have root-mean-square about ``scale``."""
+        raise NotImplementedError
+
+    def forward(self, cores, mode_indices):
+        """Predictions at the given entries and a cache for :meth:`backward`."""
+        raise NotImplementedError
+
+    def backward(self, cores, mode_indices, cache, weights):
+        """Gradients w.r.t. every core of ``sum_i weights[i] * prediction[i]``."""
+        raise NotImplementedError
+
+    def to_tensorly(self, cores):
+        """The TensorLy object (CPTensor, TuckerTensor, ...) holding ``cores``."""
+        raise NotImplementedError
+
+    def from_tensorly(self, decomposition):
+        """The list of cores of a TensorLy decomposition (used for ``init``)."""
+        raise NotImplementedError
+
+    # -- shared ---------------------------------------------------------------------
+    def predict(self, cores, mode_indices):
+        """Model values at the given entries."""
+        return self.forward(cores, mode_indices)[0]
+
+    def loss_and_grads(self, cores, batch):
+        """Squared loss ``0.5 * mean((prediction - value)^2)`` and its gradients.
+
+        Returns
+        -------
+        loss : scalar array (same backend and device as the cores)
+        grads : list of arrays, one per core
+        """
+        pred, cache = self.forward(cores, batch.mode_indices)
+        residual = pred - batch.values
+        n = len(batch)
+        loss = 0.5 * (residual * residual).sum() / n
+        grads = self.backward(cores, batch.mode_indices, cache, residual / n)
+        return loss, grads
+
+    def check_cores(self, cores):
+        """Raise a clear error when ``cores`` do not fit this model's shape and rank."""
+        expected = self.core_shapes()
+        got = [tuple(c.shape) for c in cores]
+        if got != expected:
+            raise ValueError(
+                f"initial {self.name} cores have shapes {got}, expected {expected} "
+                f"for shape={self.shape} and rank={self.rank}"
+            )
+
+    def core_shapes(self):
+        """Shapes of the cores, in order."""
+        raise NotImplementedError
+
+    def n_parameters(self):
+        """Number of scalar parameters in all cores."""
+        return int(sum(np.prod(s) for s in self.core_shapes()))

@@ -1,0 +1,74 @@
+"""CP (CANDECOMP/PARAFAC) model: ``X[i_1..i_N] = sum_r prod_n A_n[i_n, r]``.
+
+Cores are the N factor matrices ``A_n`` of shape ``(I_n, R)`` (weights absorbed).
+Cost per pass over ``nnz`` observations: O(nnz * N * R) time, O(nnz * N * R)
+temporary memory for the gathered rows, O(sum_n I_n * R) for the cores.
+"""
+
+import numpy as np
+import tensorly as tl
+from tensorly.cp_tensor import CPTensor
+
+from ..backend import backend_of, scatter_add_rows, take_rows
+from .base import TensorModel, check_positive_int
+
+
+class CPModel(TensorModel):
+    """CP parametrization with ``rank`` components.
+
+    Parameters
+    ----------
+    shape : tuple of int
+    rank : int >= 1
+    """
+
+    name = "cp"
+
+    def check_rank(self, rank):
+        return check_positive_int(rank, "CP rank")
+
+    def core_shapes(self):
+        return [(dim, self.rank) for dim in self.shape]
+
+    def init_cores(self, rng, scale):
+        # i.i.d. N(0, c^2) entries: a sum of R products of N such entries has
+        # variance R * c^(2N), matched to the data's mean square scale^2.
+        # (A norm-balanced start, c_n^2 * I_n equal across modes, measured worse
+        # held-out R^2 on the COVID-19 demo, so entries share one scale.)
+        order = len(self.shape)
+        c = (max(scale, 1e-12) ** 2 / self.rank) ** (1.0 / (2 * order))
+        return [c * rng.standard_normal(shape) for shape in self.core_shapes()]
+
+    def forward(self, cores, mode_indices):
+        rows = [take_rows(core, idx) for core, idx in zip(cores, mode_indices)]
+        # prefix[n] = rows[0] * ... * rows[n-1]; prefix[0] is implicit ones
+        prefix = [None, rows[0]]
+        for n in range(1, len(rows) - 1):
+            prefix.append(prefix[-1] * rows[n])
+        pred = (prefix[-1] * rows[-1]).sum(1)
+        return pred, (rows, prefix)
+
+    def backward(self, cores, mode_indices, cache, weights):
+        rows, prefix = cache
+        order = len(rows)
+        grads = [None] * order
+        # running suffix product, with the weights folded in from the start
+        suffix = weights[:, None]
+        for n in range(order - 1, -1, -1):
+            others = suffix if prefix[n] is None else prefix[n] * suffix
+            grads[n] = scatter_add_rows(mode_indices[n], others, cores[n].shape[0])
+            if n > 0:
+                suffix = suffix * rows[n]
+        return grads
+
+    def to_tensorly(self, cores):
+        with backend_of(cores[0]):
+            weights = tl.ones(self.rank, **tl.context(cores[0]))
+            return CPTensor((weights, list(cores)))
+
+    def from_tensorly(self, decomposition):
+        weights, factors = decomposition
+        factors = [np.array(tl.to_numpy(f), dtype=np.float64) for f in factors]
+        weights = np.asarray(tl.to_numpy(weights), dtype=np.float64)
+        factors[0] = factors[0] * weights[None, :]
+        return factors

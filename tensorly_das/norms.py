@@ -1,0 +1,111 @@
+"""Core-norm diagnostics of a tensorized model: per-core norms, Norm Deviation Q
+and the covariance that drives SAM's implicit balancing.
+
+All functions take a list of cores (NumPy arrays or torch tensors, CPU or CUDA)
+and return arrays of the same backend on the same device: nothing is copied to
+the host, so they can run every step.
+"""
+
+import tensorly as tl
+
+from .backend import backend_of
+
+
+def _check_cores(cores, name="cores"):
+    cores = list(cores)
+    if not cores:
+        raise ValueError(f"{name} must hold at least one core, got an empty list")
+    return cores
+
+
+def squared_core_norms(cores):
+    """Squared Frobenius norms ``||G_k||^2`` of the cores, as one vector of length K.
+
+    Parameters
+    ----------
+    cores : list of arrays
+        The K cores of a tensorized model (factor matrices, Tucker core, TT/TR cores).
+
+    Returns
+    -------
+    sq_norms : array of shape (K,)
+        Same backend and device as the cores.
+    """
+    cores = _check_cores(cores)
+    with backend_of(cores[0]):
+        return tl.stack([tl.sum(core * core) for core in cores])
+
+
+def core_norms(cores):
+    """Frobenius norms ``||G_k||`` of the cores, as one vector of length K.
+
+    Parameters
+    ----------
+    cores : list of arrays
+
+    Returns
+    -------
+    norms : array of shape (K,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> core_norms([np.ones((2, 2)), 3 * np.ones((1, 1))])
+    array([2., 3.])
+    """
+    sq = squared_core_norms(cores)
+    with backend_of(sq):
+        return tl.sqrt(sq)
+
+
+def norm_deviation(cores):
+    """Norm Deviation ``Q = sum_k (||G_k||^2 - mean_i ||G_i||^2)^2`` (Definition 1).
+
+    ``Q`` is zero exactly when all cores have the same norm. Note that the
+    authors' code logs ``Q / (K - 1)`` (an unbiased variance); this is ``Q``.
+
+    Parameters
+    ----------
+    cores : list of arrays
+
+    Returns
+    -------
+    Q : scalar array (0-d), same backend and device as the cores.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> float(norm_deviation([np.ones((1, 1)), 3 * np.ones((1, 1))]))
+    32.0
+    """
+    sq = squared_core_norms(cores)
+    with backend_of(sq):
+        centred = sq - tl.mean(sq)
+        return tl.sum(centred * centred)
+
+
+def norm_gradient_covariance(cores, grads):
+    """Population covariance over the cores of ``||G_k||^2`` and ``||g_k||^2``.
+
+    Theorem 3 of the paper: under SAM, ``dQ/dt = 4 rho u K Cov(||G_k||^2, ||g_k||^2)``
+    to first order, so a negative covariance (small cores receive large gradients)
+    makes SAM shrink Q.
+
+    Parameters
+    ----------
+    cores : list of arrays
+    grads : list of arrays
+        Gradients of the loss with respect to each core, same shapes as ``cores``.
+
+    Returns
+    -------
+    cov : scalar array (0-d)
+    """
+    cores = _check_cores(cores)
+    grads = _check_cores(grads, "grads")
+    if len(cores) != len(grads):
+        raise ValueError(f"got {len(cores)} cores but {len(grads)} gradients")
+    core_sq = squared_core_norms(cores)
+    grad_sq = squared_core_norms(grads)
+    with backend_of(core_sq):
+        return tl.mean((core_sq - tl.mean(core_sq)) * (grad_sq - tl.mean(grad_sq)))

@@ -1,0 +1,45 @@
+import importlib.util
+
+import numpy as np
+import pytest
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+HAS_CUDA = False
+if HAS_TORCH:
+    import torch
+
+    HAS_CUDA = torch.cuda.is_available()
+
+BACKENDS = [
+    "numpy",
+    pytest.param("pytorch", marks=pytest.mark.skipif(not HAS_TORCH, reason="torch not installed")),
+]
+requires_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch not installed")
+requires_cuda = pytest.mark.skipif(not HAS_CUDA, reason="CUDA not available")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+def random_observations(shape, n, seed=0):
+    """n distinct random entries of a tensor of `shape`, with standard normal values."""
+    rng = np.random.default_rng(seed)
+    flat = rng.choice(int(np.prod(shape)), size=n, replace=False)
+    indices = np.stack(np.unravel_index(flat, shape), axis=1)
+    return indices, rng.standard_normal(n)
+
+
+def low_rank_problem(shape=(15, 12, 10), rank=3, fraction=0.5, noise=0.0, seed=0):
+    """Observed entries of a random CP tensor with Gaussian factors: (ObservedTensor, dense truth)."""
+    import tensorly as tl
+
+    from tensorly_das import ObservedTensor
+
+    rng = np.random.default_rng(seed)
+    factors = [rng.standard_normal((dim, rank)) for dim in shape]
+    X = tl.cp_to_tensor((np.ones(rank), factors))
+    mask = rng.random(shape) < fraction
+    values = X[mask] + noise * np.std(X) * rng.standard_normal(int(mask.sum()))
+    return ObservedTensor(np.argwhere(mask), values, shape), X

@@ -1,0 +1,84 @@
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tensorly_das.cli import main, run_demo
+
+from .conftest import low_rank_problem
+
+
+def test_demo_table_labels_train_and_heldout():
+    out = io.StringIO()
+    rows = run_demo(methods=("plain", "das"), max_iter=300, out=out)
+    text = out.getvalue()
+    assert "train R^2" in text and "held-out R^2" in text
+    assert [r["method"] for r in rows] == ["plain", "das"]
+    assert all(0 < r["heldout_r2"][0] < 1 for r in rows)
+
+
+def test_fit_dense_npy_roundtrip(tmp_path, capsys):
+    obs, X = low_rank_problem(fraction=0.6)
+    dense = obs.to_dense()
+    src = tmp_path / "x.npy"
+    np.save(src, dense)
+    dst = tmp_path / "out.npz"
+    assert main(["fit", str(src), "--rank", "3", "--max-iter", "200", "--lr", "0.05", "-o", str(dst)]) == 0
+    text = capsys.readouterr().out
+    assert "training entries" in text and "held-out validation" in text
+    with np.load(dst) as res:
+        assert res["completed"].shape == X.shape
+        assert res["factor_0"].shape == (X.shape[0], 3)
+        np.testing.assert_allclose(res["completed"][tuple(res["indices"].T)], res["predictions"], rtol=1e-10)
+    # refuses to overwrite without --force, then overwrites with it
+    assert main(["fit", str(src), "--rank", "3", "--max-iter", "5", "-o", str(dst)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["fit", str(src), "--rank", "3", "--max-iter", "5", "-o", str(dst), "--force"]) == 0
+
+
+def test_fit_npz_coordinates(tmp_path):
+    obs, _ = low_rank_problem(fraction=0.6)
+    src = tmp_path / "obs.npz"
+    np.savez(src, indices=obs.indices, values=obs.values, shape=np.array(obs.shape))
+    dst = tmp_path / "out.npz"
+    assert main(["fit", str(src), "--rank", "2", "--max-iter", "20", "--method", "sam", "-o", str(dst)]) == 0
+    with np.load(dst) as res:
+        assert "completed" not in res.files
+        assert res["predictions"].shape == (obs.nnz,)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "not found"),
+        (b"not a numpy file", "cannot read"),
+        (b"PK\x03\x04truncated", "cannot read"),
+    ],
+)
+def test_fit_refuses_bad_files_with_one_line(tmp_path, capsys, content, message):
+    src = tmp_path / "bad.npz"
+    if content is not None:
+        src.write_bytes(content)
+    code = main(["fit", str(src), "-o", str(tmp_path / "o.npz")])
+    err = capsys.readouterr().err
+    assert code != 0 and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_fit_refuses_wrong_npz_content(tmp_path, capsys):
+    src = tmp_path / "w.npz"
+    np.savez(src, values=np.ones(3))
+    assert main(["fit", str(src), "-o", str(tmp_path / "o.npz")]) == 2
+    assert "lacks" in capsys.readouterr().err
+    np.savez(src, indices=np.array([[0, 0], [5, 5]]), values=np.ones(2), shape=np.array([2, 2]))
+    assert main(["fit", str(src), "-o", str(tmp_path / "o.npz")]) == 2
+    assert "out of range" in capsys.readouterr().err
+
+
+def test_module_entry_point_runs():
+    result = subprocess.run([sys.executable, "-m", "tensorly_das", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and "tensorly_das" in result.stdout

@@ -1,0 +1,222 @@
+import numpy as np
+import pytest
+import tensorly as tl
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, KFold
+
+import tensorly_das as td
+from tensorly_das import CPCompletion, ObservedTensor
+
+from .conftest import low_rank_problem, requires_cuda, requires_torch
+
+FAST = dict(max_iter=1000, random_state=0)
+
+
+@pytest.mark.parametrize("method", ["plain", "sam", "das"])
+def test_recovers_low_rank_tensor(method, backend):
+    obs, X = low_rank_problem(fraction=0.5)
+    train, test = obs.split(0.2, random_state=0)
+    est = CPCompletion(rank=3, method=method, backend=backend, **FAST).fit(train)
+    assert est.score(test) > 0.99
+    assert isinstance(est.decomposition_, tl.cp_tensor.CPTensor)
+    np.testing.assert_allclose(est.transform()[tuple(test.indices.T)], est.predict(test), rtol=1e-10, atol=1e-12)
+    for key in ("loss", "val_rmse", "norm_deviation", "covariance", "time"):
+        assert len(est.history_[key]) == est.n_iter_
+    assert est.history_["loss"][-1] < est.history_["loss"][0]
+    assert np.all(np.isfinite(est.history_["val_rmse"]))
+
+
+def test_fit_input_forms_agree():
+    obs, X = low_rank_problem(fraction=0.5)
+    dense = obs.to_dense()
+    mask = ~np.isnan(dense)
+    filled = np.where(mask, dense, 0.0)
+    kw = dict(rank=3, max_iter=30, random_state=1)
+    ref = CPCompletion(**kw).fit(obs).predict(obs)
+    for est in (
+        CPCompletion(**kw).fit(dense),
+        CPCompletion(**kw).fit(filled, mask=mask),
+        CPCompletion(shape=obs.shape, **kw).fit(obs.indices, obs.values),
+    ):
+        np.testing.assert_allclose(est.predict(obs), ref, rtol=1e-12)
+
+
+def test_fit_from_pydata_sparse():
+    sparse = pytest.importorskip("sparse")
+    obs, _ = low_rank_problem(fraction=0.5)
+    S = sparse.COO(obs.indices.T, obs.values, shape=obs.shape)
+    est = CPCompletion(rank=3, max_iter=20, random_state=0).fit(S)
+    assert est.shape_ == obs.shape
+
+
+def test_caller_arrays_not_mutated():
+    obs, _ = low_rank_problem(fraction=0.5)
+    idx, vals = obs.indices.copy(), obs.values.copy()
+    init = [np.ones((s, 3)) * 0.5 for s in obs.shape]
+    init_copy = [c.copy() for c in init]
+    est = CPCompletion(rank=3, max_iter=20, init=init, shape=obs.shape).fit(idx, vals)
+    est.predict(idx)
+    np.testing.assert_array_equal(idx, obs.indices)
+    np.testing.assert_array_equal(vals, obs.values)
+    for a, b in zip(init, init_copy):
+        np.testing.assert_array_equal(a, b)
+    assert est.cores_[0] is not init[0]
+
+
+@requires_torch
+@pytest.mark.parametrize("method", ["plain", "sam", "das"])
+def test_numpy_and_torch_give_the_same_fit(method):
+    obs, _ = low_rank_problem(fraction=0.5)
+    kw = dict(rank=3, method=method, max_iter=60, lr=0.05, random_state=3, alpha=1.0, das_deviation="relative")
+    a = CPCompletion(backend="numpy", **kw).fit(obs)
+    b = CPCompletion(backend="pytorch", **kw).fit(obs)
+    for ca, cb in zip(a.cores_, b.cores_):
+        np.testing.assert_allclose(ca, cb.numpy(), rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(a.history_["norm_deviation"], b.history_["norm_deviation"], rtol=1e-9)
+    np.testing.assert_allclose(a.predict(obs), b.predict(obs), rtol=1e-9)
+
+
+def test_same_seed_same_result_bitwise():
+    obs, _ = low_rank_problem(fraction=0.4)
+    a = CPCompletion(rank=3, max_iter=40, random_state=7).fit(obs)
+    b = CPCompletion(rank=3, max_iter=40, random_state=7).fit(obs)
+    for ca, cb in zip(a.cores_, b.cores_):
+        np.testing.assert_array_equal(ca, cb)
+
+
+@requires_cuda
+def test_cuda_matches_cpu():
+    obs, _ = low_rank_problem(fraction=0.5)
+    kw = dict(rank=3, max_iter=40, random_state=0, backend="pytorch")
+    cpu = CPCompletion(**kw).fit(obs)
+    gpu = CPCompletion(device="cuda", **kw).fit(obs)
+    assert gpu.cores_[0].device.type == "cuda"
+    np.testing.assert_allclose(cpu.predict(obs), gpu.predict(obs), rtol=1e-8, atol=1e-10)
+
+
+def test_sklearn_clone_params_and_gridsearch():
+    obs, _ = low_rank_problem(fraction=0.6)
+    est = CPCompletion(rank=2, shape=obs.shape, max_iter=80, lr=0.05, random_state=0)
+    assert clone(est).get_params() == est.get_params()
+    est.set_params(rank=3)
+    assert est.rank == 3
+    search = GridSearchCV(
+        CPCompletion(shape=obs.shape, max_iter=600, random_state=0),
+        {"rank": [1, 3], "alpha": [0.0, 0.1]},
+        cv=KFold(3, shuffle=True, random_state=0),
+    )
+    search.fit(obs.indices, obs.values)
+    assert search.best_params_["rank"] == 3
+    assert search.best_score_ > 0.9
+
+
+def test_early_stopping_keeps_best_state():
+    obs, _ = low_rank_problem(fraction=0.3, noise=0.5, seed=2)
+    est = CPCompletion(rank=8, method="plain", lr=0.05, max_iter=400, n_iter_no_change=30, random_state=0).fit(obs)
+    val = np.array(est.history_["val_rmse"])
+    assert est.best_val_rmse_ <= val.min() + 1e-12
+    assert est.stopped_ in ("no_change", "max_iter")
+
+
+def test_no_early_stopping_uses_all_entries():
+    obs, _ = low_rank_problem(fraction=0.5)
+    est = CPCompletion(rank=3, early_stopping=False, max_iter=50, random_state=0).fit(obs)
+    assert np.all(np.isnan(est.history_["val_rmse"]))
+    assert est.n_iter_ == 50
+
+
+def test_minibatch_fit_learns():
+    obs, _ = low_rank_problem(fraction=0.5)
+    train, test = obs.split(0.2, random_state=0)
+    est = CPCompletion(rank=3, batch_size=100, lr=0.02, max_iter=400, random_state=0).fit(train)
+    assert est.score(test) > 0.95
+
+
+def test_warm_start_continues():
+    obs, _ = low_rank_problem(fraction=0.5)
+    est = CPCompletion(rank=3, max_iter=10, early_stopping=False, warm_start=True, random_state=0).fit(obs)
+    first = est.history_["loss"][-1]
+    est.fit(obs)
+    assert len(est.history_["loss"]) == 20
+    assert est.history_["loss"][-1] < first
+
+
+def test_divergence_is_reported_and_state_is_finite():
+    obs, _ = low_rank_problem(fraction=0.5)
+    est = CPCompletion(rank=3, solver="sgd", lr=1e6, method="plain", max_iter=50, random_state=0)
+    with pytest.raises(td.DivergenceError, match="iteration"):
+        est.fit(obs)
+    assert all(np.all(np.isfinite(c)) for c in est.cores_)
+
+
+def test_verbose_shows_progress_bar(capsys):
+    obs, _ = low_rank_problem(fraction=0.5)
+    CPCompletion(rank=2, max_iter=15, verbose=True, random_state=0).fit(obs)
+    err = capsys.readouterr().err
+    assert "val_rmse" in err and "Q=" in err and "train_loss" in err
+
+
+def test_transform_refuses_huge_and_predict_works():
+    idx = np.array([[0, 0, 0], [999, 999, 999], [5, 6, 7]])
+    est = CPCompletion(rank=2, max_iter=5, early_stopping=False, shape=(1000, 1000, 1000)).fit(idx, [1.0, 2.0, 3.0])
+    with pytest.raises(MemoryError, match="above the limit"):
+        est.transform()
+    assert est.predict(idx).shape == (3,)
+
+
+BAD_PARAMS = [
+    (dict(method="adam"), ValueError, "method"),
+    (dict(solver="lbfgs"), ValueError, "solver"),
+    (dict(rank=0), ValueError, ">= 1"),
+    (dict(rank="3"), TypeError, "positive integer"),
+    (dict(lr=0), ValueError, "lr"),
+    (dict(lr=float("nan")), ValueError, "lr"),
+    (dict(alpha=-1), ValueError, "alpha"),
+    (dict(rho=-0.1), ValueError, "rho"),
+    (dict(max_iter=0), ValueError, "max_iter"),
+    (dict(alpha_schedule="step"), ValueError, "alpha_schedule"),
+    (dict(backend="jax"), ValueError, "backend"),
+    (dict(dtype="int32"), ValueError, "dtype"),
+    (dict(validation_fraction=1.5), ValueError, "validation_fraction"),
+    (dict(batch_size=0), ValueError, "batch_size"),
+    (dict(init="svd"), ValueError, "init"),
+    (dict(das_max_scale=2.0), ValueError, "das_max_scale"),
+    (dict(device="cuda"), ValueError, "device"),
+]
+
+
+@pytest.mark.parametrize("params, exc, match", BAD_PARAMS)
+def test_bad_parameters_named(params, exc, match):
+    obs, _ = low_rank_problem(fraction=0.5)
+    with pytest.raises(exc, match=match):
+        CPCompletion(**{"max_iter": 2, **params}).fit(obs)
+
+
+def test_bad_data_named():
+    est = CPCompletion(max_iter=2)
+    with pytest.raises(ValueError, match="finite"):
+        est.fit([[0, 0], [1, 1]], [1.0, np.nan])
+    with pytest.raises(ValueError, match="out of range"):
+        CPCompletion(shape=(2, 2), max_iter=2).fit([[0, 0], [2, 1]], [1.0, 2.0])
+    with pytest.raises(ValueError, match="order >= 2"):
+        est.fit(np.array([1.0, 2.0, np.nan]))
+    with pytest.raises(ValueError, match="shape"):
+        CPCompletion(shape=(3, 3), max_iter=2).fit(np.ones((2, 2)))
+    with pytest.raises(ValueError, match="duplicate"):
+        est.fit([[0, 0], [0, 0]], [1.0, 2.0])
+    with pytest.raises(ValueError, match="initial cp cores"):
+        CPCompletion(rank=2, init=[np.ones((2, 2)), np.ones((2, 3))], max_iter=2).fit(np.ones((4, 2)))
+
+
+def test_predict_refusals():
+    obs, _ = low_rank_problem(fraction=0.5)
+    est = CPCompletion(rank=2)
+    with pytest.raises(AttributeError, match="not fitted"):
+        est.predict(obs.indices)
+    est.set_params(max_iter=3).fit(obs)
+    with pytest.raises(ValueError, match="out of range"):
+        est.predict([[100, 0, 0]])
+    with pytest.raises(ValueError, match="columns"):
+        est.predict([[0, 0]])
+    with pytest.raises(ValueError, match="needs values"):
+        est.score(obs.indices)
