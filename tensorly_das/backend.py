@@ -112,25 +112,34 @@ def take_rows(matrix, index):
     return np.take(matrix, index, axis=0)
 
 
-def scatter_add_rows(index, rows, n_rows):
-    """Sum the rows of ``rows`` into ``n_rows`` buckets given by ``index``.
+def take_rows_transposed(matrix, index):
+    """``matrix[index].T`` as a contiguous (R, n) array for a (I, R) ``matrix``.
 
-    ``out[i] = sum_{j : index[j] == i} rows[j]``. ``rows`` is (n,) or (n, ...).
-    NumPy uses one ``bincount`` per column (much faster than ``np.add.at``);
-    torch uses ``index_add_`` on the rows' device.
+    Keeping the observations along the last axis makes the products, sums and
+    scatter-adds that follow run over contiguous memory (about 3x faster in
+    NumPy than the (n, R) layout).
     """
-    if is_torch(rows):
+    if is_torch(matrix):
+        return matrix.t().contiguous().index_select(1, index)
+    return np.take(np.ascontiguousarray(matrix.T), index, axis=1)
+
+
+def scatter_add_transposed(index, values, n_rows):
+    """``out[i, r] = sum_{j : index[j] == i} values[r, j]`` for (R, n) ``values``.
+
+    The transpose of :func:`take_rows_transposed`: returns an (n_rows, R) array.
+    NumPy uses one ``bincount`` per row of ``values`` (contiguous, much faster
+    than ``np.add.at``); torch uses ``index_add_`` on the values' device.
+    """
+    if is_torch(values):
         import torch
 
-        out = torch.zeros((n_rows,) + tuple(rows.shape[1:]), dtype=rows.dtype, device=rows.device)
-        return out.index_add_(0, index, rows)
-    if rows.ndim == 1:
-        return np.bincount(index, weights=rows, minlength=n_rows)
-    flat = rows.reshape(rows.shape[0], -1)
-    out = np.empty((n_rows, flat.shape[1]), dtype=rows.dtype)
-    for col in range(flat.shape[1]):
-        out[:, col] = np.bincount(index, weights=flat[:, col], minlength=n_rows)
-    return out.reshape((n_rows,) + rows.shape[1:])
+        out = torch.zeros((values.shape[0], n_rows), dtype=values.dtype, device=values.device)
+        return out.index_add_(1, index, values).t()
+    out = np.empty((n_rows, values.shape[0]), dtype=values.dtype)
+    for r in range(values.shape[0]):
+        out[:, r] = np.bincount(index, weights=values[r], minlength=n_rows)
+    return out
 
 
 def all_finite(arrays):

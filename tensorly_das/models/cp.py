@@ -9,7 +9,7 @@ import numpy as np
 import tensorly as tl
 from tensorly.cp_tensor import CPTensor
 
-from ..backend import backend_of, scatter_add_rows, take_rows
+from ..backend import backend_of, scatter_add_transposed, take_rows_transposed
 from .base import TensorModel, check_positive_int
 
 
@@ -40,12 +40,13 @@ class CPModel(TensorModel):
         return [c * rng.standard_normal(shape) for shape in self.core_shapes()]
 
     def forward(self, cores, mode_indices):
-        rows = [take_rows(core, idx) for core, idx in zip(cores, mode_indices)]
+        # gathered rows are kept transposed, (R, n), for contiguous products and sums
+        rows = [take_rows_transposed(core, idx) for core, idx in zip(cores, mode_indices)]
         # prefix[n] = rows[0] * ... * rows[n-1]; prefix[0] is implicit ones
         prefix = [None, rows[0]]
         for n in range(1, len(rows) - 1):
             prefix.append(prefix[-1] * rows[n])
-        pred = (prefix[-1] * rows[-1]).sum(1)
+        pred = (prefix[-1] * rows[-1]).sum(0)
         return pred, (rows, prefix)
 
     def backward(self, cores, mode_indices, cache, weights):
@@ -53,10 +54,10 @@ class CPModel(TensorModel):
         order = len(rows)
         grads = [None] * order
         # running suffix product, with the weights folded in from the start
-        suffix = weights[:, None]
+        suffix = weights[None, :]
         for n in range(order - 1, -1, -1):
             others = suffix if prefix[n] is None else prefix[n] * suffix
-            grads[n] = scatter_add_rows(mode_indices[n], others, cores[n].shape[0])
+            grads[n] = scatter_add_transposed(mode_indices[n], others, cores[n].shape[0])
             if n > 0:
                 suffix = suffix * rows[n]
         return grads
