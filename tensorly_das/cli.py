@@ -16,6 +16,7 @@ from .norms import norm_deviation
 from .observed import ObservedTensor
 
 ESTIMATORS = {"cp": CPCompletion}
+_DEFAULTS = CPCompletion()
 
 
 class CLIError(Exception):
@@ -23,7 +24,7 @@ class CLIError(Exception):
 
 
 # ---------------------------------------------------------------- demo
-def run_demo(methods=("plain", "sam", "das"), rank=4, seeds=(0,), max_iter=2000, backend="numpy",
+def run_demo(methods=("plain", "sam", "das"), rank=4, seeds=(0, 1, 2), max_iter=5000, backend="numpy",
              observed_fraction=0.3, out=None):
     """Complete the COVID-19 serology tensor with each method and print one table.
 
@@ -167,8 +168,8 @@ def build_parser():
 
     demo = sub.add_parser("demo", help="complete the COVID-19 serology tensor (ships with tensorly)")
     demo.add_argument("--rank", type=int, default=4)
-    demo.add_argument("--seeds", type=int, default=1, help="number of random splits (default 1)")
-    demo.add_argument("--max-iter", type=int, default=2000)
+    demo.add_argument("--seeds", type=int, default=3, help="number of random splits (default 3)")
+    demo.add_argument("--max-iter", type=int, default=5000)
     demo.add_argument("--backend", default="numpy", choices=["numpy", "pytorch"])
 
     fit = sub.add_parser("fit", help="complete a tensor read from .npy (NaN = missing) or .npz")
@@ -178,10 +179,10 @@ def build_parser():
     fit.add_argument("--rank", type=int, default=5)
     fit.add_argument("--method", default="das", choices=["plain", "sam", "das"])
     fit.add_argument("--solver", default="adam", choices=["adam", "sgd"])
-    fit.add_argument("--lr", type=float, default=1e-2)
-    fit.add_argument("--alpha", type=float, default=CPCompletion().alpha)
-    fit.add_argument("--rho", type=float, default=CPCompletion().rho)
-    fit.add_argument("--max-iter", type=int, default=1000)
+    fit.add_argument("--lr", type=float, default=_DEFAULTS.lr)
+    fit.add_argument("--alpha", type=float, default=_DEFAULTS.alpha)
+    fit.add_argument("--rho", type=float, default=_DEFAULTS.rho)
+    fit.add_argument("--max-iter", type=int, default=_DEFAULTS.max_iter)
     fit.add_argument("--backend", default="numpy", choices=["numpy", "pytorch"])
     fit.add_argument("--device", default="cpu")
     fit.add_argument("--seed", type=int, default=0)

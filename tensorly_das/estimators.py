@@ -52,7 +52,7 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
         method="das",
         solver="adam",
         lr=0.05,
-        alpha=0.1,
+        alpha=1.0,
         rho=0.05,
         alpha_schedule="linear",
         max_iter=5000,
@@ -375,18 +375,24 @@ class CPCompletion(BaseCompletion):
         minimization (two gradients per step) or Deviation-Aware Scaling (one).
     solver : {"adam", "sgd"}, default "adam"
         Base step.
-    lr : float, default 1e-2
+    lr : float, default 0.05
         Learning rate of the base step.
-    alpha : float, default 0.1
-        DAS strength (``method="das"``); 0 gives exactly the plain step.
+    alpha : float, default 1.0
+        DAS strength (``method="das"``); 0 gives exactly the plain step. In the
+        paper's form the per-step scale change is ``lr * alpha * u * (||g_k||^2 - gbar)
+        / ||G_k||^2``, which carries the gradient's units: on unit-scale data with
+        this package's mean squared loss, ``alpha=1`` changes core norms by about
+        1e-5 per step. Tune it (e.g. with GridSearchCV), or use
+        ``das_deviation="relative"``, whose ``alpha`` does not depend on the loss scale.
     rho : float, default 0.05
         SAM radius (``method="sam"``); 0 gives exactly the plain step.
     alpha_schedule : {"linear", "cosine", "constant"}, default "linear"
         How alpha decays over the ``max_iter`` passes.
-    max_iter : int, default 1000
+    max_iter : int, default 5000
         Maximum number of passes over the training entries.
     tol : float, default 1e-4
-        Relative improvement of the monitored error that resets the patience counter.
+        Relative improvement of the monitored error (validation RMSE, or training loss
+        without early stopping) that resets the patience counter.
     batch_size : int or None, default None
         Observations per step; None uses them all (one step per pass).
     early_stopping : bool, default True
@@ -394,7 +400,11 @@ class CPCompletion(BaseCompletion):
         keep the best cores and stop after ``n_iter_no_change`` passes without
         improvement. When False, the training loss is monitored instead.
     validation_fraction : float, default 0.1
-    n_iter_no_change : int, default 50
+    n_iter_no_change : int, default 200
+        Patience. With early stopping the fit stops once the validation RMSE has not
+        improved for this many passes *and* the training loss fell by less than 5%
+        over them (CP fits often see the validation error rise for a while before it
+        falls to a much lower value).
     init : "random", CPTensor or list of factor matrices, default "random"
         Random factors are scaled so that predictions match the data's RMS.
     shape : tuple of int, optional

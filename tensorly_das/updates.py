@@ -129,9 +129,11 @@ def das_scale_factors(
     denominator : {"squared", "norm"}
         ``||G_k||^2`` (paper, default) or ``||G_k||`` (the authors' network code).
     deviation : {"paper", "relative"}
-        ``"paper"``: ``u * (||g_k||^2 - gbar)``, which carries the gradient's units.
-        ``"relative"``: the dimensionless ``(||g_k||^2 - gbar) / gbar`` and no
-        division by the core norm, so ``alpha`` means the same on any data scale.
+        ``"paper"``: the numerator ``u * (||g_k||^2 - gbar)``, which carries the
+        gradient's units, so the useful ``alpha`` depends on the loss's scale.
+        ``"relative"``: ``(||g_k||^2 / gbar - 1) * Gbar`` with ``Gbar = mean_j ||G_j||^2``
+        (and ``/ sqrt(Gbar)`` with the ``"norm"`` denominator): unchanged when the
+        loss is multiplied by a constant, so ``alpha`` means the same on any data.
     max_scale : float
         Bound on ``|lambda_k|``: every step multiplies each core by a factor in
         ``[1 - max_scale, 1 + max_scale]``, so a step can never blow the cores up
@@ -142,22 +144,25 @@ def das_scale_factors(
     lambdas : array of shape (K,), same backend and device as the cores.
     """
     grad_sq = squared_core_norms(grads)
+    core_sq = squared_core_norms(cores)
     with backend_of(grad_sq):
-        deviation_sq = grad_sq - tl.mean(grad_sq)
         if deviation == "paper":
-            u = 1.0 / (tl.sqrt(tl.sum(grad_sq)) + _EPS)
-            core_sq = squared_core_norms(cores)
-            if denominator == "squared":
-                denom = core_sq + _EPS
-            elif denominator == "norm":
-                denom = tl.sqrt(core_sq) + _EPS
-            else:
-                raise ValueError(f"DAS denominator must be 'squared' or 'norm', got {denominator!r}")
-            lambdas = (eta * alpha) * u * deviation_sq / denom
+            # u * (||g_k||^2 - gbar): carries the units of the gradient
+            numerator = (grad_sq - tl.mean(grad_sq)) / (tl.sqrt(tl.sum(grad_sq)) + _EPS)
         elif deviation == "relative":
-            lambdas = (eta * alpha) * deviation_sq / (tl.mean(grad_sq) + _EPS)
+            # (||g_k||^2 - gbar) / gbar * Gbar: invariant to rescaling the loss
+            numerator = (grad_sq / (tl.mean(grad_sq) + _EPS) - 1.0) * tl.mean(core_sq)
         else:
             raise ValueError(f"DAS deviation must be 'paper' or 'relative', got {deviation!r}")
+        if denominator == "squared":
+            denom = core_sq + _EPS
+        elif denominator == "norm":
+            denom = tl.sqrt(core_sq) + _EPS
+            if deviation == "relative":
+                numerator = numerator / tl.sqrt(tl.mean(core_sq))
+        else:
+            raise ValueError(f"DAS denominator must be 'squared' or 'norm', got {denominator!r}")
+        lambdas = (eta * alpha) * numerator / denom
         return tl.clip(lambdas, -max_scale, max_scale)
 
 
@@ -254,7 +259,7 @@ class DASUpdate(PlainUpdate):
     def __init__(
         self,
         base,
-        alpha=0.1,
+        alpha=1.0,
         alpha_schedule="linear",
         denominator="squared",
         deviation="paper",

@@ -220,3 +220,11 @@ def test_predict_refusals():
         est.predict([[0, 0]])
     with pytest.raises(ValueError, match="needs values"):
         est.score(obs.indices)
+
+
+def test_float32_fits_and_keeps_dtype(backend):
+    obs, _ = low_rank_problem(fraction=0.5)
+    train, test = obs.split(0.2, random_state=0)
+    est = CPCompletion(rank=3, dtype="float32", backend=backend, max_iter=1000, random_state=0).fit(train)
+    assert "float32" in str(est.cores_[0].dtype)
+    assert est.score(test) > 0.99

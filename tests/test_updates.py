@@ -68,7 +68,11 @@ def test_scale_factor_sign_and_bound(backend):
     norm_form = to_numpy(das_scale_factors(cores, grads, 1e-3, 1e-3, denominator="norm", max_scale=0.01))
     np.testing.assert_allclose(norm_form, expected * np.array([6.0, 8.0]) / np.sqrt([6.0, 8.0]), rtol=1e-9)
     rel = to_numpy(das_scale_factors(cores, grads, 1e-3, 1e-3, deviation="relative", max_scale=0.01))
-    np.testing.assert_allclose(rel, 1e-6 * (g2 - g2.mean()) / g2.mean(), rtol=1e-9)
+    np.testing.assert_allclose(rel, 1e-6 * (g2 / g2.mean() - 1) * 7.0 / np.array([6.0, 8.0]), rtol=1e-9)
+    # relative form: multiplying the loss (all gradients) by a constant changes nothing
+    scaled = [g * 1000.0 for g in grads]
+    rel_scaled = to_numpy(das_scale_factors(cores, scaled, 1e-3, 1e-3, deviation="relative", max_scale=0.01))
+    np.testing.assert_allclose(rel_scaled, rel, rtol=1e-9)
 
 
 def test_schedules():
