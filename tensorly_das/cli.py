@@ -24,7 +24,7 @@ class CLIError(Exception):
 
 
 # ---------------------------------------------------------------- demo
-def run_demo(methods=("plain", "sam", "das"), rank=4, seeds=(0, 1, 2), max_iter=5000, backend="numpy",
+def run_demo(methods=("plain", "sam", "das"), rank=3, seeds=(0, 1, 2), max_iter=5000, backend="numpy",
              observed_fraction=0.3, out=None):
     """Complete the COVID-19 serology tensor with each method and print one table.
 
@@ -167,7 +167,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="complete the COVID-19 serology tensor (ships with tensorly)")
-    demo.add_argument("--rank", type=int, default=4)
+    demo.add_argument("--rank", type=int, default=3)
     demo.add_argument("--seeds", type=int, default=3, help="number of random splits (default 3)")
     demo.add_argument("--max-iter", type=int, default=5000)
     demo.add_argument("--backend", default="numpy", choices=["numpy", "pytorch"])

@@ -25,5 +25,5 @@ def covid19_completion(observed_fraction=0.3, random_state=0):
 
     tensor = np.asarray(load_covid19_serology().tensor, dtype=np.float64)
     full = ObservedTensor.from_dense(tensor)
-    held_out, observed = full.split(1.0 - observed_fraction, random_state=random_state)
+    observed, held_out = full.split(1.0 - observed_fraction, random_state=random_state)
     return observed, held_out
