@@ -5,10 +5,15 @@ plain Adam/SGD, sharpness-aware minimization (SAM) or Deviation-Aware Scaling
 (DAS), on NumPy or PyTorch (CPU and CUDA). Results are TensorLy objects.
 """
 
-from .estimators import CPCompletion
+from .estimators import CPCompletion, TRCompletion, TTCompletion, TuckerCompletion
 from .fit import DivergenceError
 from .metrics import nrmse, r2_score, uncentered_r2_score
-from .norms import core_norms, norm_deviation, norm_gradient_covariance, squared_core_norms
+from .norms import (
+    core_norms,
+    norm_deviation,
+    norm_gradient_covariance,
+    squared_core_norms,
+)
 from .observed import ObservedTensor
 
 __version__ = "0.1.0"
@@ -16,6 +21,9 @@ __version__ = "0.1.0"
 __all__ = [
     "ObservedTensor",
     "CPCompletion",
+    "TuckerCompletion",
+    "TTCompletion",
+    "TRCompletion",
     "DivergenceError",
     "core_norms",
     "squared_core_norms",

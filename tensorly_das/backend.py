@@ -112,6 +112,21 @@ def take_rows(matrix, index):
     return np.take(matrix, index, axis=0)
 
 
+def scatter_add_rows(index, rows, n_rows):
+    """``out[i] = sum_{j : index[j] == i} rows[j]`` for (n, ...) ``rows``: an (n_rows, ...) array.
+
+    The transpose of :func:`take_rows`. NumPy copies the rows to a contiguous
+    (..., n) layout and uses one ``bincount`` per column; torch uses ``index_add_``.
+    """
+    if is_torch(rows):
+        import torch
+
+        out = torch.zeros((n_rows,) + tuple(rows.shape[1:]), dtype=rows.dtype, device=rows.device)
+        return out.index_add_(0, index, rows)
+    columns = np.ascontiguousarray(rows.reshape(rows.shape[0], -1).T)
+    return scatter_add_transposed(index, columns, n_rows).reshape((n_rows,) + rows.shape[1:])
+
+
 def take_rows_transposed(matrix, index):
     """``matrix[index].T`` as a contiguous (R, n) array for a (I, R) ``matrix``.
 

@@ -5,14 +5,13 @@ import numbers
 import time
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
-
 import tensorly as tl
+from sklearn.base import BaseEstimator, RegressorMixin
 
 from .backend import backend_of, check_backend, check_dtype, to_backend, to_numpy
 from .fit import DivergenceError, fit_cores, rmse
 from .metrics import r2_score
-from .models import Batch, CPModel
+from .models import Batch, CPModel, TRModel, TTModel, TuckerModel
 from .observed import ObservedTensor, as_index_array, check_dense_size
 from .updates import ALPHA_SCHEDULES, METHODS, make_base_step, make_update
 
@@ -67,6 +66,7 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
         das_denominator="squared",
         das_deviation="paper",
         das_max_scale=0.05,
+        das_rebalance=False,
         backend="numpy",
         device="cpu",
         dtype="float64",
@@ -93,6 +93,7 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
         self.das_denominator = das_denominator
         self.das_deviation = das_deviation
         self.das_max_scale = das_max_scale
+        self.das_rebalance = das_rebalance
         self.backend = backend
         self.device = device
         self.dtype = dtype
@@ -253,6 +254,7 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
                 "denominator": self.das_denominator,
                 "deviation": self.das_deviation,
                 "max_scale": self.das_max_scale,
+                "rebalance": bool(self.das_rebalance),
             }
         return {}
 
@@ -262,6 +264,8 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
         return Batch(columns, values)
 
     def _store(self, model, cores, obs, result):
+        self.backend_ = check_backend(self.backend)
+        self.device_ = self.device if self.backend_ == "pytorch" else "cpu"
         self.model_ = model
         self.cores_ = cores
         self.shape_ = obs.shape
@@ -315,11 +319,13 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
             Always a NumPy array (computed in chunks on the fit's backend/device).
         """
         indices = self._as_indices(X)
-        backend, dtype = check_backend(self.backend), check_dtype(self.dtype)
         out = np.empty(indices.shape[0], dtype=np.float64)
         for start in range(0, indices.shape[0], PREDICT_CHUNK):
             chunk = indices[start : start + PREDICT_CHUNK]
-            columns = [to_backend(np.ascontiguousarray(chunk[:, n]), backend, self.device) for n in range(chunk.shape[1])]
+            columns = [
+                to_backend(np.ascontiguousarray(chunk[:, n]), self.backend_, self.device_)
+                for n in range(chunk.shape[1])
+            ]
             out[start : start + chunk.shape[0]] = to_numpy(self.model_.predict(self.cores_, columns))
         return out
 
@@ -359,21 +365,20 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
         return self.fit(X, y, mask=mask).transform()
 
 
-class CPCompletion(BaseCompletion):
-    """Tensor completion with a CP model trained by Adam/SGD, optionally with SAM or DAS.
+_DOC = """Tensor completion with a {title} model trained by Adam/SGD, optionally with SAM or DAS.
 
-    The model is ``X[i_1, ..., i_N] = sum_r prod_n A_n[i_n, r]``; it is fitted to the
-    observed entries only (squared loss ``0.5 * mean(residual^2)``) without ever
-    forming the dense tensor: one pass costs O(nnz * N * rank) time.
+    The model is {formula}; it is fitted to the observed entries only (squared loss
+    ``0.5 * mean(residual^2)``) without ever forming the dense tensor: one pass costs
+    {cost} time.
 
     Parameters
     ----------
-    rank : int, default 5
-        Number of CP components.
-    method : {"plain", "sam", "das"}, default "das"
+    rank : {rank_type}, default {rank_default}
+        {rank_doc}
+    method : {{"plain", "sam", "das"}}, default "das"
         Update rule wrapped around the base step: the plain step, sharpness-aware
         minimization (two gradients per step) or Deviation-Aware Scaling (one).
-    solver : {"adam", "sgd"}, default "adam"
+    solver : {{"adam", "sgd"}}, default "adam"
         Base step.
     lr : float, default 0.05
         Learning rate of the base step.
@@ -386,7 +391,7 @@ class CPCompletion(BaseCompletion):
         ``das_deviation="relative"``, whose ``alpha`` does not depend on the loss scale.
     rho : float, default 0.05
         SAM radius (``method="sam"``); 0 gives exactly the plain step.
-    alpha_schedule : {"linear", "cosine", "constant"}, default "linear"
+    alpha_schedule : {{"linear", "cosine", "constant"}}, default "linear"
         How alpha decays over the ``max_iter`` passes.
     max_iter : int, default 5000
         Maximum number of passes over the training entries.
@@ -405,24 +410,29 @@ class CPCompletion(BaseCompletion):
         improved for this many passes *and* the training loss fell by less than 5%
         over them (CP fits often see the validation error rise for a while before it
         falls to a much lower value).
-    init : "random", CPTensor or list of factor matrices, default "random"
-        Random factors are scaled so that predictions match the data's RMS.
+    init : "random", {tensorly_name} or list of cores, default "random"
+        Random cores are scaled so that predictions match the data's RMS.
     shape : tuple of int, optional
         Shape of the tensor; needed with ``fit(indices, values)`` when the largest
         index does not reach the end of every mode (e.g. inside cross-validation).
     sam_adaptive : bool, default False
         ASAM-style perturbation (``rho * |G|^2 g``).
-    das_denominator : {"squared", "norm"}, default "squared"
+    das_denominator : {{"squared", "norm"}}, default "squared"
         Divide the DAS deviation by ``||G_k||^2`` (paper) or ``||G_k||``.
-    das_deviation : {"paper", "relative"}, default "paper"
-        Paper form ``u (||g_k||^2 - gbar)`` or the scale-free ``(||g_k||^2 - gbar) / gbar``.
+    das_deviation : {{"paper", "relative"}}, default "paper"
+        Paper form ``u (||g_k||^2 - gbar)`` or the loss-scale-free
+        ``(||g_k||^2 / gbar - 1) * mean_j ||G_j||^2``.
+    das_rebalance : bool, default False
+        Divide the DAS factors ``1 + lambda_k`` by their geometric mean, so their
+        product is exactly 1: a pure rebalancing of core norms that leaves the
+        reconstruction unchanged (the paper's DAS changes it slightly).
     das_max_scale : float, default 0.05
         Bound on the per-step DAS scale change: each core is multiplied by a factor
         in ``[1 - das_max_scale, 1 + das_max_scale]`` per step.
-    backend : {"numpy", "pytorch"}, default "numpy"
+    backend : {{"numpy", "pytorch"}}, default "numpy"
     device : str, default "cpu"
         Torch device (``"cuda"``, ``"cuda:1"``) with ``backend="pytorch"``.
-    dtype : {"float64", "float32"}, default "float64"
+    dtype : {{"float64", "float32"}}, default "float64"
     random_state : int, Generator or None
         Seeds the validation split, the initialization and mini-batch order.
     verbose : bool, default False
@@ -432,10 +442,10 @@ class CPCompletion(BaseCompletion):
 
     Attributes
     ----------
-    decomposition_ : tensorly.cp_tensor.CPTensor
-        The fitted model (weights are ones; arrays on the chosen backend/device).
+    decomposition_ : {tensorly_path}
+        The fitted model (arrays on the chosen backend and device).
     cores_ : list of arrays
-        The factor matrices.
+        {cores_doc}
     history_ : dict of lists
         Per pass: ``loss`` (training, before the step), ``val_rmse`` (held-out
         validation RMSE, NaN without early stopping), ``norm_deviation`` (Q),
@@ -455,9 +465,85 @@ class CPCompletion(BaseCompletion):
     >>> from tensorly.random import random_cp
     >>> X = tl.cp_to_tensor(random_cp((10, 11, 12), rank=2, random_state=0))
     >>> X[np.random.default_rng(0).random(X.shape) < 0.5] = np.nan
-    >>> est = CPCompletion(rank=2, method="das", max_iter=200, random_state=0).fit(X)
+    >>> est = {name}(rank={example_rank}, max_iter=200, random_state=0).fit(X)
     >>> est.transform().shape
     (10, 11, 12)
+    >>> type(est.decomposition_).__name__
+    '{tensorly_name}'
     """
 
+
+def _document(cls, **fields):
+    cls.__doc__ = _DOC.format(name=cls.__name__, **fields)
+    return cls
+
+
+class CPCompletion(BaseCompletion):
     _model_class = CPModel
+
+
+class TuckerCompletion(BaseCompletion):
+    _model_class = TuckerModel
+
+
+class TTCompletion(BaseCompletion):
+    _model_class = TTModel
+
+
+class TRCompletion(BaseCompletion):
+    _model_class = TRModel
+
+
+_document(
+    CPCompletion,
+    title="CP",
+    formula="``X[i_1, ..., i_N] = sum_r prod_n A_n[i_n, r]``",
+    cost="O(nnz * N * R)",
+    rank_type="int",
+    rank_default="5",
+    rank_doc="Number of CP components.",
+    tensorly_name="CPTensor",
+    tensorly_path="tensorly.cp_tensor.CPTensor",
+    cores_doc="The factor matrices ``A_n`` of shape ``(I_n, R)`` (weights are ones).",
+    example_rank="2",
+)
+_document(
+    TuckerCompletion,
+    title="Tucker",
+    formula="``X[i_1, ..., i_N] = sum_r G[r_1, ..., r_N] prod_n A_n[i_n, r_n]``",
+    cost="O(nnz * (sum_n R_n + prod_n R_n))",
+    rank_type="int or tuple of int",
+    rank_default="5",
+    rank_doc="Multilinear rank ``(R_1, ..., R_N)``; an int is used for every mode. "
+    "Each ``R_n`` must not exceed the mode's size ``I_n``.",
+    tensorly_name="TuckerTensor",
+    tensorly_path="tensorly.tucker_tensor.TuckerTensor",
+    cores_doc="``[G, A_1, ..., A_N]``: the core tensor, then the factor matrices.",
+    example_rank="(2, 2, 2)",
+)
+_document(
+    TTCompletion,
+    title="Tensor-Train",
+    formula="``X[i_1, ..., i_N] = G_1[:, i_1, :] @ ... @ G_N[:, i_N, :]``",
+    cost="O(nnz * N * R^2)",
+    rank_type="int or tuple of int",
+    rank_default="5",
+    rank_doc="TT rank ``(1, r_1, ..., r_{{N-1}}, 1)``; an int ``r`` gives ``(1, r, ..., r, 1)``.",
+    tensorly_name="TTTensor",
+    tensorly_path="tensorly.tt_tensor.TTTensor",
+    cores_doc="The N cores ``G_n`` of shape ``(r_{{n-1}}, I_n, r_n)``.",
+    example_rank="2",
+)
+_document(
+    TRCompletion,
+    title="Tensor-Ring",
+    formula="``X[i_1, ..., i_N] = trace(G_1[:, i_1, :] @ ... @ G_N[:, i_N, :])``",
+    cost="O(nnz * N * R^3)",
+    rank_type="int or tuple of int",
+    rank_default="5",
+    rank_doc="TR rank ``(r_0, r_1, ..., r_{{N-1}}, r_0)``; an int ``r`` gives ``(r, ..., r)``.",
+    tensorly_name="TRTensor",
+    tensorly_path="tensorly.tr_tensor.TRTensor",
+    cores_doc="The N cores ``G_n`` of shape ``(r_{{n-1}}, I_n, r_n)``, with ``r_N = r_0``.",
+    example_rank="2",
+)

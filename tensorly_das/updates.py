@@ -166,6 +166,15 @@ def das_scale_factors(
         return tl.clip(lambdas, -max_scale, max_scale)
 
 
+def das_factors(lambdas, rebalance=False):
+    """The per-core multipliers ``1 + lambda_k``; with ``rebalance`` their product is 1."""
+    with backend_of(lambdas):
+        factors = 1.0 + lambdas
+        if rebalance:
+            factors = factors / tl.exp(tl.mean(tl.log(factors)))
+        return factors
+
+
 # ---------------------------------------------------------------- wrappers
 class PlainUpdate:
     """The base step with the gradient at the current point (one gradient per step).
@@ -254,6 +263,10 @@ class DASUpdate(PlainUpdate):
     alpha_schedule : {"linear", "cosine", "constant"}
     denominator, deviation, max_scale :
         See :func:`das_scale_factors`.
+    rebalance : bool
+        Divide the factors ``1 + lambda_k`` by their geometric mean so that their
+        product is exactly 1: a pure rebalancing of core norms, which leaves the
+        reconstruction (and the loss) of a multilinear model unchanged.
     """
 
     def __init__(
@@ -264,8 +277,10 @@ class DASUpdate(PlainUpdate):
         denominator="squared",
         deviation="paper",
         max_scale=0.05,
+        rebalance=False,
     ):
         super().__init__(base)
+        self.rebalance = rebalance
         self.alpha = alpha
         self.alpha_schedule = alpha_schedule
         self.denominator = denominator
@@ -286,8 +301,9 @@ class DASUpdate(PlainUpdate):
                 self.deviation,
                 self.max_scale,
             )
+            factors = das_factors(lambdas, self.rebalance)
             for k, core in enumerate(cores):
-                core *= 1.0 + lambdas[k]
+                core *= factors[k]
         self.base.step(cores, grads)
         return loss, grads
 

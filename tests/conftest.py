@@ -43,3 +43,16 @@ def low_rank_problem(shape=(15, 12, 10), rank=3, fraction=0.5, noise=0.0, seed=0
     mask = rng.random(shape) < fraction
     values = X[mask] + noise * np.std(X) * rng.standard_normal(int(mask.sum()))
     return ObservedTensor(np.argwhere(mask), values, shape), X
+
+
+def model_problem(cls, shape, rank, fraction=0.5, seed=0):
+    """Observed entries of a random tensor that `cls` represents exactly: (ObservedTensor, dense)."""
+    from tensorly_das import ObservedTensor
+
+    model = cls(shape, rank)
+    rng = np.random.default_rng(seed)
+    cores = model.init_cores(rng, 1.0)
+    idx = np.argwhere(np.ones(shape, bool))
+    X = model.predict(cores, [idx[:, n].copy() for n in range(len(shape))]).reshape(shape)
+    mask = rng.random(shape) < fraction
+    return ObservedTensor(np.argwhere(mask), X[mask], shape), X

@@ -5,7 +5,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 
 import tensorly_das as td
-from tensorly_das import CPCompletion, ObservedTensor
+from tensorly_das import CPCompletion
 
 from .conftest import low_rank_problem, requires_cuda, requires_torch
 

@@ -1,7 +1,12 @@
 import numpy as np
 import pytest
 
-from tensorly_das import core_norms, norm_deviation, norm_gradient_covariance, squared_core_norms
+from tensorly_das import (
+    core_norms,
+    norm_deviation,
+    norm_gradient_covariance,
+    squared_core_norms,
+)
 from tensorly_das.backend import to_backend, to_numpy
 
 

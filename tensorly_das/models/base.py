@@ -70,8 +70,22 @@ class TensorModel:
         raise NotImplementedError
 
     def init_cores(self, rng, scale):
-        """Random NumPy cores whose predictions have root-mean-square about ``scale``."""
+        """Random NumPy cores whose predictions have root-mean-square about ``scale``.
+
+        Every core gets i.i.d. N(0, c^2) entries. A prediction is a sum over
+        ``n_paths()`` products of ``chain_length()`` entries, so its variance is
+        ``n_paths * c^(2 * chain_length)``; ``c`` is set to match ``scale^2``.
+        """
+        c = (max(scale, 1e-12) ** 2 / self.n_paths()) ** (1.0 / (2 * self.chain_length()))
+        return [c * rng.standard_normal(shape) for shape in self.core_shapes()]
+
+    def n_paths(self):
+        """Number of terms in the sum that makes one prediction."""
         raise NotImplementedError
+
+    def chain_length(self):
+        """Number of core entries multiplied together in each term of a prediction."""
+        return len(self.core_shapes())
 
     def forward(self, cores, mode_indices):
         """Predictions at the given entries and a cache for :meth:`backward`."""

@@ -9,7 +9,7 @@ import numpy as np
 import tensorly as tl
 from tensorly.cp_tensor import CPTensor
 
-from ..backend import backend_of, scatter_add_transposed, take_rows_transposed
+from ..backend import backend_of, scatter_add_transposed, take_rows_transposed, to_numpy
 from .base import TensorModel, check_positive_int
 
 
@@ -30,14 +30,8 @@ class CPModel(TensorModel):
     def core_shapes(self):
         return [(dim, self.rank) for dim in self.shape]
 
-    def init_cores(self, rng, scale):
-        # i.i.d. N(0, c^2) entries: a sum of R products of N such entries has
-        # variance R * c^(2N), matched to the data's mean square scale^2.
-        # (A norm-balanced start, c_n^2 * I_n equal across modes, measured worse
-        # held-out R^2 on the COVID-19 demo, so entries share one scale.)
-        order = len(self.shape)
-        c = (max(scale, 1e-12) ** 2 / self.rank) ** (1.0 / (2 * order))
-        return [c * rng.standard_normal(shape) for shape in self.core_shapes()]
+    def n_paths(self):
+        return self.rank
 
     def forward(self, cores, mode_indices):
         # gathered rows are kept transposed, (R, n), for contiguous products and sums
@@ -69,7 +63,7 @@ class CPModel(TensorModel):
 
     def from_tensorly(self, decomposition):
         weights, factors = decomposition
-        factors = [np.array(tl.to_numpy(f), dtype=np.float64) for f in factors]
-        weights = np.asarray(tl.to_numpy(weights), dtype=np.float64)
+        factors = [np.array(to_numpy(f), dtype=np.float64) for f in factors]
+        weights = np.asarray(to_numpy(weights), dtype=np.float64)
         factors[0] = factors[0] * weights[None, :]
         return factors

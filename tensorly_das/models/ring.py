@@ -1,0 +1,128 @@
+"""Tensor-Ring and Tensor-Train models.
+
+Tensor-Ring: ``X[i_1..i_N] = trace(G_1[:, i_1, :] @ G_2[:, i_2, :] @ ... @ G_N[:, i_N, :])``
+with cores ``G_n`` of shape ``(r_{n-1}, I_n, r_n)`` and ``r_0 = r_N``. Tensor-Train is the
+ring with ``r_0 = r_N = 1``, so both share one implementation.
+
+Per observation the model multiplies the gathered slices left to right (prefix
+products) and right to left (suffix products); the gradient of a slice is the
+transpose of (suffix @ prefix). Cost per pass: O(nnz * N * r^2) time for TT (the
+chain is a vector), O(nnz * N * r^3) for TR (the chain is an r x r matrix);
+O(nnz * N * r_0 * r) temporary memory.
+"""
+
+import numbers
+
+import numpy as np
+from tensorly.tr_tensor import TRTensor
+from tensorly.tt_tensor import TTTensor
+
+from ..backend import backend_of, scatter_add_rows, take_rows, to_numpy
+from .base import TensorModel, check_positive_int
+
+
+def _batch_trace(chain):
+    """Trace of each (r, r) matrix in an (n, r, r) stack."""
+    r = chain.shape[1]
+    return chain.reshape(chain.shape[0], r * r)[:, :: r + 1].sum(1)
+
+
+class TRModel(TensorModel):
+    """Tensor-Ring parametrization.
+
+    Parameters
+    ----------
+    shape : tuple of int
+    rank : int or tuple of int
+        An int ``r`` gives ``(r, r, ..., r)``; a tuple has N + 1 entries
+        ``(r_0, r_1, ..., r_{N-1}, r_0)`` whose first and last agree.
+    """
+
+    name = "tr"
+    tensorly_class = TRTensor
+
+    def check_rank(self, rank):
+        order = len(self.shape)
+        if isinstance(rank, numbers.Integral) and not isinstance(rank, (bool, np.bool_)):
+            rank = self._rank_from_int(check_positive_int(rank, f"{self.name.upper()} rank"), order)
+        if not isinstance(rank, (tuple, list)):
+            raise TypeError(
+                f"{self.name.upper()} rank must be an int or a tuple of {order + 1} ints, got {rank!r}"
+            )
+        if len(rank) != order + 1:
+            raise ValueError(
+                f"{self.name.upper()} rank {tuple(rank)} has {len(rank)} entries; a tensor with "
+                f"{order} modes needs {order + 1}"
+            )
+        rank = tuple(check_positive_int(r, f"{self.name.upper()} rank") for r in rank)
+        self._check_boundary(rank)
+        return rank
+
+    @staticmethod
+    def _rank_from_int(r, order):
+        return (r,) * (order + 1)
+
+    def _check_boundary(self, rank):
+        if rank[0] != rank[-1]:
+            raise ValueError(f"TR rank {rank} is inconsistent: the first and last ranks must be equal (a ring)")
+
+    def core_shapes(self):
+        return [(self.rank[n], dim, self.rank[n + 1]) for n, dim in enumerate(self.shape)]
+
+    def n_paths(self):
+        return int(np.prod(self.rank[:-1]))
+
+    def forward(self, cores, mode_indices):
+        slices = [take_rows(core.swapaxes(0, 1), idx) for core, idx in zip(cores, mode_indices)]
+        prefix = [slices[0]]  # prefix[k] = S_1 ... S_{k+1}, shape (n, r_0, r_{k+1})
+        for s in slices[1:]:
+            prefix.append(prefix[-1] @ s)
+        return _batch_trace(prefix[-1]), (slices, prefix)
+
+    def backward(self, cores, mode_indices, cache, weights):
+        slices, prefix = cache
+        order = len(slices)
+        grads = [None] * order
+        suffix = None  # S_{k+1} ... S_N, shape (n, r_k, r_0)
+        w = weights[:, None, None]
+        for k in range(order - 1, -1, -1):
+            if suffix is None:
+                outer = prefix[k - 1]  # d trace(P S) / dS = P^T
+            elif k == 0:
+                outer = suffix
+            else:
+                outer = suffix @ prefix[k - 1]
+            grad_slices = outer.swapaxes(1, 2) * w
+            grads[k] = scatter_add_rows(mode_indices[k], grad_slices, cores[k].shape[1]).swapaxes(0, 1)
+            suffix = slices[k] if suffix is None else slices[k] @ suffix
+        return grads
+
+    def to_tensorly(self, cores):
+        with backend_of(cores[0]):
+            return self.tensorly_class(list(cores))
+
+    def from_tensorly(self, decomposition):
+        return [np.array(to_numpy(core), dtype=np.float64) for core in decomposition]
+
+
+class TTModel(TRModel):
+    """Tensor-Train parametrization: a tensor ring with boundary ranks 1.
+
+    Parameters
+    ----------
+    shape : tuple of int
+    rank : int or tuple of int
+        An int ``r`` gives ``(1, r, ..., r, 1)``; a tuple has N + 1 entries with
+        ``rank[0] == rank[-1] == 1``.
+    """
+
+    name = "tt"
+    tensorly_class = TTTensor
+
+    @staticmethod
+    def _rank_from_int(r, order):
+        return (1,) + (r,) * (order - 1) + (1,)
+
+    def _check_boundary(self, rank):
+        if rank[0] != 1 or rank[-1] != 1:
+            raise ValueError(f"TT rank {rank} is inconsistent: the first and last ranks must be 1")

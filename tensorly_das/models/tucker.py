@@ -1,0 +1,97 @@
+"""Tucker model: ``X[i_1..i_N] = sum_{r_1..r_N} G[r_1..r_N] prod_n A_n[i_n, r_n]``.
+
+Cores are ``[G, A_1, ..., A_N]`` (K = N + 1): the core tensor of shape ``rank`` and
+the factor matrices ``A_n`` of shape ``(I_n, R_n)``. Predictions contract the core
+with one gathered factor row per mode, mode by mode; the gradients run the same
+contractions backwards. Cost per pass: O(nnz * prod_n R_n) time (plus
+O(nnz * sum_n R_n) for the gathers and scatters) and O(nnz * prod_{n>1} R_n)
+temporary memory; never a dense tensor.
+"""
+
+import math
+import numbers
+
+import numpy as np
+from tensorly.tucker_tensor import TuckerTensor
+
+from ..backend import backend_of, scatter_add_rows, take_rows, to_numpy
+from .base import TensorModel, check_positive_int
+
+
+class TuckerModel(TensorModel):
+    """Tucker parametrization with multilinear rank ``rank = (R_1, ..., R_N)``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+    rank : int or tuple of int
+        An int gives the same rank in every mode. Each ``R_n`` must satisfy
+        ``1 <= R_n <= I_n``: a larger rank cannot be used by the model and is refused.
+    """
+
+    name = "tucker"
+
+    def check_rank(self, rank):
+        order = len(self.shape)
+        if isinstance(rank, numbers.Integral) and not isinstance(rank, (bool, np.bool_)):
+            rank = (rank,) * order
+        if not isinstance(rank, (tuple, list)):
+            raise TypeError(f"Tucker rank must be an int or a tuple of {order} ints, got {rank!r}")
+        if len(rank) != order:
+            raise ValueError(f"Tucker rank {tuple(rank)} has {len(rank)} entries, the tensor has {order} modes")
+        rank = tuple(check_positive_int(r, "Tucker rank") for r in rank)
+        too_big = [(n, r, i) for n, (r, i) in enumerate(zip(rank, self.shape)) if r > i]
+        if too_big:
+            n, r, i = too_big[0]
+            raise ValueError(
+                f"Tucker rank {rank} is impossible for shape {self.shape}: rank {r} in mode {n} "
+                f"exceeds that mode's size {i}"
+            )
+        return rank
+
+    def core_shapes(self):
+        return [tuple(self.rank)] + [(dim, r) for dim, r in zip(self.shape, self.rank)]
+
+    def n_paths(self):
+        return math.prod(self.rank)
+
+    def forward(self, cores, mode_indices):
+        core, factors = cores[0], cores[1:]
+        rows = [take_rows(a, idx) for a, idx in zip(factors, mode_indices)]
+        n = rows[0].shape[0]
+        # partial[k]: (n, R_{k+1} * ... * R_N), the core contracted with rows 0..k
+        partial = [rows[0] @ core.reshape(self.rank[0], -1)]
+        for k in range(1, len(rows)):
+            rest = partial[-1].shape[1] // self.rank[k]
+            stacked = partial[-1].reshape(n, self.rank[k], rest)
+            partial.append((rows[k][:, None, :] @ stacked)[:, 0, :])
+        return partial[-1][:, 0], (rows, partial)
+
+    def backward(self, cores, mode_indices, cache, weights):
+        core, factors = cores[0], cores[1:]
+        rows, partial = cache
+        n = rows[0].shape[0]
+        row_grads = [None] * len(rows)
+        upstream = weights[:, None]  # d loss / d partial[k], shape (n, R_{k+1} * ... * R_N)
+        for k in range(len(rows) - 1, 0, -1):
+            rest = upstream.shape[1]
+            stacked = partial[k - 1].reshape(n, self.rank[k], rest)
+            row_grads[k] = (stacked @ upstream[:, :, None])[:, :, 0]
+            upstream = (rows[k][:, :, None] * upstream[:, None, :]).reshape(n, self.rank[k] * rest)
+        flat_core = core.reshape(self.rank[0], -1)
+        row_grads[0] = upstream @ flat_core.T
+        core_grad = (rows[0].T @ upstream).reshape(core.shape)
+        factor_grads = [
+            scatter_add_rows(idx, g, a.shape[0]) for idx, g, a in zip(mode_indices, row_grads, factors)
+        ]
+        return [core_grad] + factor_grads
+
+    def to_tensorly(self, cores):
+        with backend_of(cores[0]):
+            return TuckerTensor((cores[0], list(cores[1:])))
+
+    def from_tensorly(self, decomposition):
+        core, factors = decomposition
+        return [np.array(to_numpy(core), dtype=np.float64)] + [
+            np.array(to_numpy(f), dtype=np.float64) for f in factors
+        ]
