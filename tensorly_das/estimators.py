@@ -60,6 +60,8 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=200,
+        n_init=1,
+        l2_reg=0.0,
         init="random",
         shape=None,
         sam_adaptive=False,
@@ -87,6 +89,8 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.n_init = n_init
+        self.l2_reg = l2_reg
         self.init = init
         self.shape = shape
         self.sam_adaptive = sam_adaptive
@@ -118,6 +122,8 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
         _check_number(self.tol, "tol", low=0)
         _check_number(self.max_iter, "max_iter", low=1, integer=True)
         _check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
+        _check_number(self.n_init, "n_init", low=1, integer=True)
+        _check_number(self.l2_reg, "l2_reg", low=0)
         _check_number(self.validation_fraction, "validation_fraction", low=0, high=0.9, low_open=True)
         if self.batch_size is not None:
             _check_number(self.batch_size, "batch_size", low=1, integer=True)
@@ -198,47 +204,53 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
             train, val = obs.split(self.validation_fraction, random_state=rng)
         else:
             train, val = obs, None
-        cores = self._initial_cores(model, train, rng)
-        cores = [to_backend(c, backend, self.device, dtype) for c in cores]
-        to_batch = lambda o: self._batch(o, backend, dtype)  # noqa: E731
+        train_batch = self._batch(train, backend, dtype)
+        val_batch = self._batch(val, backend, dtype) if val is not None else None
         warm = (
             self.warm_start
             and hasattr(self, "history_")
             and getattr(self, "model_", None) is not None
             and (self.model_.shape, self.model_.rank) == (model.shape, model.rank)
         )
-        if warm and getattr(self, "update_", None) is not None and self._update_signature_ == self._update_signature():
-            update = self.update_  # continue with the optimizer state (Adam moments)
-        else:
-            update = make_update(self.method, make_base_step(self.solver, self.lr), **self._update_options())
+        t0 = time.perf_counter()
+        best = None
+        for _ in range(1 if warm else self.n_init):
+            cores = [to_backend(c, backend, self.device, dtype) for c in self._initial_cores(model, train, rng)]
+            if warm and getattr(self, "update_", None) is not None and self._update_signature_ == self._update_signature():
+                update = self.update_  # continue with the optimizer state (Adam moments)
+            else:
+                update = make_update(self.method, make_base_step(self.solver, self.lr), **self._update_options())
+            history = {k: list(v) for k, v in self.history_.items()} if warm else None
+            try:
+                result = fit_cores(
+                    model,
+                    cores,
+                    train_batch,
+                    update,
+                    val=val_batch,
+                    max_iter=self.max_iter,
+                    tol=self.tol,
+                    n_iter_no_change=self.n_iter_no_change,
+                    batch_size=self.batch_size,
+                    rng=rng,
+                    verbose=self.verbose,
+                    history=history,
+                    start_iter=len(history["loss"]) if warm else 0,
+                    l2_reg=self.l2_reg,
+                )
+            except DivergenceError:
+                self._store(model, cores, obs, None)
+                raise
+            score = result["best_val_rmse"] if val is not None else result["history"]["loss"][-1]
+            if best is None or score < best[0]:
+                best = (score, cores, result, update)
+        _, cores, result, update = best
         self.update_ = update
         self._update_signature_ = self._update_signature()
-        history = {k: list(v) for k, v in self.history_.items()} if warm else None
-        start_iter = len(history["loss"]) if warm else 0
-        t0 = time.perf_counter()
-        try:
-            result = fit_cores(
-                model,
-                cores,
-                to_batch(train),
-                update,
-                val=to_batch(val) if val is not None else None,
-                max_iter=self.max_iter,
-                tol=self.tol,
-                n_iter_no_change=self.n_iter_no_change,
-                batch_size=self.batch_size,
-                rng=rng,
-                verbose=self.verbose,
-                history=history,
-                start_iter=start_iter,
-            )
-        except DivergenceError:
-            self._store(model, cores, obs, None)
-            raise
         self._store(model, cores, obs, result)
         self.fit_time_ = time.perf_counter() - t0
         self.time_per_iter_ = self.fit_time_ / max(result["n_iter"], 1)
-        self.train_rmse_ = float(rmse(model, cores, to_batch(train)))
+        self.train_rmse_ = float(rmse(model, cores, train_batch))
         return self
 
     def _update_signature(self):
@@ -410,6 +422,15 @@ _DOC = """Tensor completion with a {title} model trained by Adam/SGD, optionally
         improved for this many passes *and* the training loss fell by less than 5%
         over them (CP fits often see the validation error rise for a while before it
         falls to a much lower value).
+    n_init : int, default 1
+        Number of random starts; the fit with the lowest validation RMSE (training
+        loss without early stopping) is kept. First-order fits of small, sparsely
+        observed tensors land in a poor local solution from some starts (about 1 in
+        5 to 1 in 10 in our tests); a few starts make that rare.
+    l2_reg : float, default 0
+        Ridge penalty ``0.5 * l2_reg * sum_k ||G_k||^2`` added to the training loss.
+        For a multilinear model it also pulls the core norms together (at a
+        minimum of the penalty over rescalings all cores have equal norm).
     init : "random", {tensorly_name} or list of cores, default "random"
         Random cores are scaled so that predictions match the data's RMS.
     shape : tuple of int, optional

@@ -90,6 +90,7 @@ def fit_cores(
     verbose=False,
     history=None,
     start_iter=0,
+    l2_reg=0.0,
 ):
     """Train ``cores`` in place on the observations ``train`` with ``update``.
 
@@ -122,6 +123,8 @@ def fit_cores(
         Appended to (for warm starts); a new one is made when None.
     start_iter : int
         Passes already done (warm start); schedules continue from there.
+    l2_reg : float
+        Adds ``0.5 * l2_reg * sum_k ||G_k||^2`` to the training loss (ridge on every core).
 
     Returns
     -------
@@ -155,7 +158,15 @@ def fit_cores(
     elapsed_before = history["time"][-1] if history["time"] else 0.0
 
     def grad_fn_for(batch):
-        return lambda cs: model.loss_and_grads(cs, batch)
+        if not l2_reg:
+            return lambda cs: model.loss_and_grads(cs, batch)
+
+        def regularized(cs):
+            loss, grads = model.loss_and_grads(cs, batch)
+            penalty = sum((c * c).sum() for c in cs)
+            return loss + 0.5 * l2_reg * penalty, [g + l2_reg * c for g, c in zip(grads, cs)]
+
+        return regularized
 
     n_done = 0
     errstate = np.errstate(over="ignore", invalid="ignore")  # non-finite values are checked below

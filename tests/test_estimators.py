@@ -228,3 +228,29 @@ def test_float32_fits_and_keeps_dtype(backend):
     est = CPCompletion(rank=3, dtype="float32", backend=backend, max_iter=1000, random_state=0).fit(train)
     assert "float32" in str(est.cores_[0].dtype)
     assert est.score(test) > 0.99
+
+
+def test_n_init_keeps_the_best_start():
+    from tensorly_das.models import CPModel
+
+    from .conftest import model_problem
+
+    obs, _ = model_problem(CPModel, (20, 18, 16), 3, fraction=0.3, seed=0)
+    train, test = obs.split(0.2, random_state=0)
+    # the first of the n_init starts is the single fit's start (same random stream)
+    single = CPCompletion(rank=3, random_state=0, max_iter=1500).fit(train)
+    multi = CPCompletion(rank=3, random_state=0, n_init=4, max_iter=1500).fit(train)
+    assert single.score(test) < 0.5  # this start ends in a poor local solution
+    assert multi.best_val_rmse_ < single.best_val_rmse_
+    assert multi.score(test) > single.score(test)
+    assert len(multi.history_["loss"]) == multi.n_iter_
+
+
+def test_l2_reg_shrinks_and_balances_norms():
+    import tensorly_das as tdas
+
+    obs, _ = low_rank_problem(fraction=0.5)
+    free = CPCompletion(rank=3, early_stopping=False, max_iter=300, random_state=0).fit(obs)
+    ridge = CPCompletion(rank=3, early_stopping=False, max_iter=300, l2_reg=0.05, random_state=0).fit(obs)
+    assert float(tdas.core_norms(ridge.cores_).sum()) < float(tdas.core_norms(free.cores_).sum())
+    assert float(tdas.norm_deviation(ridge.cores_)) < float(tdas.norm_deviation(free.cores_))

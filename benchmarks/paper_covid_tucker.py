@@ -1,0 +1,132 @@
+"""The paper's Tucker completion experiment on the COVID-19 serology tensor, reported honestly.
+
+Run:  python benchmarks/paper_covid_tucker.py [--iters 50000] [--seeds 3] [--part published recommended]
+
+Data: the 438 x 6 x 11 serology tensor shipped with TensorLy, 30% of entries observed and
+70% held out (3 random splits). Two parts:
+
+published
+    The paper's setup: Tucker rank (8, 6, 8), squared loss, Adam lr 1e-3, ``--iters`` full-batch
+    steps (50,000 in the paper) with no validation, SAM rho 0.01, DAS alpha 0.002 with linear
+    decay (paper form), plus DAS with rebalanced (product-one) scales, and TensorLy's masked
+    ``tucker`` (HOOI with imputation) as the baseline.
+recommended
+    Our configuration: early stopping on 10% of the observed entries, Tucker rank (8, 6, 8),
+    and a ridge penalty ``l2_reg`` chosen by 3-fold cross-validation on the *observed* entries
+    only (never on the held-out ones).
+
+Columns: train R^2 computed as the authors' script does (1 - ||Xhat - X||^2 / ||X||^2 over the
+observed entries), held-out R^2 (1 - SSE/SST over the 70% held out), seconds per iteration,
+final norm deviation Q. Values are mean +/- std over the splits.
+"""
+
+import argparse
+import time
+
+import numpy as np
+import tensorly as tl
+from sklearn.model_selection import GridSearchCV, KFold
+
+import tensorly_das as td
+from tensorly_das.datasets import covid19_completion
+
+RANK = (8, 6, 8)
+PAPER = {"HOOI": 0.9268, "Adam": 0.9482, "SAM": 0.9485, "DAS": 0.9484}
+
+
+def hooi(observed, seed):
+    from tensorly.decomposition import tucker
+
+    dense = np.zeros(observed.shape)
+    dense[tuple(observed.indices.T)] = observed.values
+    mask = np.zeros(observed.shape)
+    mask[tuple(observed.indices.T)] = 1.0
+    t0 = time.perf_counter()
+    (core, factors), errors = tucker(dense, RANK, mask=mask, init="random", random_state=seed,
+                                     n_iter_max=100, tol=1e-8, return_errors=True)
+    seconds = time.perf_counter() - t0
+    full = tl.tucker_to_tensor((core, factors))
+    predict = lambda obs: full[tuple(obs.indices.T)]  # noqa: E731
+    q = float(td.norm_deviation([core] + list(factors)))
+    return predict, seconds / max(len(errors), 1), q
+
+
+def ours(observed, seed, **params):
+    est = td.TuckerCompletion(rank=RANK, random_state=seed, **params).fit(observed)
+    return est.predict, est.time_per_iter_, float(td.norm_deviation(est.cores_))
+
+
+def published(iters):
+    common = dict(lr=1e-3, max_iter=iters, early_stopping=False, n_iter_no_change=iters + 1, tol=0.0)
+    return {
+        "HOOI (tensorly masked tucker)": hooi,
+        "Adam": lambda o, s: ours(o, s, method="plain", **common),
+        "SAM rho=0.01": lambda o, s: ours(o, s, method="sam", rho=0.01, **common),
+        "DAS alpha=0.002 linear": lambda o, s: ours(o, s, method="das", alpha=0.002, **common),
+        "DAS alpha=0.002 rebalanced": lambda o, s: ours(o, s, method="das", alpha=0.002, das_rebalance=True, **common),
+    }
+
+
+def choose_l2(observed, seed, grid=(3e-4, 1e-3, 3e-3, 1e-2)):
+    search = GridSearchCV(
+        td.TuckerCompletion(rank=RANK, shape=observed.shape, random_state=seed),
+        {"l2_reg": list(grid)},
+        cv=KFold(3, shuffle=True, random_state=seed),
+    )
+    search.fit(observed.indices, observed.values)
+    return search.best_params_["l2_reg"]
+
+
+def recommended(l2_by_seed):
+    def make(**params):
+        return lambda o, s: ours(o, s, l2_reg=l2_by_seed[s], **params)
+
+    return {
+        "plain (early stop, CV l2)": make(method="plain"),
+        "SAM rho=0.05": make(method="sam", rho=0.05),
+        "DAS (paper form, alpha=1)": make(method="das"),
+        "DAS relative alpha=0.1": make(method="das", alpha=0.1, das_deviation="relative"),
+        "DAS relative alpha=0.1 rebal.": make(method="das", alpha=0.1, das_deviation="relative", das_rebalance=True),
+    }
+
+
+def report(title, runners, splits):
+    print(f"\n{title}")
+    print(f"{'method':<32}{'train R^2 (paper)':>20}{'held-out R^2':>20}{'s/iter':>10}{'Q':>10}")
+    for name, run in runners.items():
+        rows = []
+        for seed, (observed, held_out) in enumerate(splits):
+            predict, sec_per_iter, q = run(observed, seed)
+            rows.append((
+                td.uncentered_r2_score(observed.values, predict(observed)),
+                td.r2_score(held_out.values, predict(held_out)),
+                sec_per_iter,
+                q,
+            ))
+        r = np.array(rows)
+        print(f"{name:<32}{r[:, 0].mean():>11.4f} +/- {r[:, 0].std():.4f}"
+              f"{r[:, 1].mean():>11.4f} +/- {r[:, 1].std():.4f}{r[:, 2].mean():>10.2e}{r[:, 3].mean():>10.3g}",
+              flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iters", type=int, default=50_000)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--part", nargs="+", default=["published", "recommended"])
+    args = parser.parse_args()
+    splits = [covid19_completion(0.3, random_state=s) for s in range(args.seeds)]
+    print(f"COVID-19 serology 438x6x11, 30% observed / 70% held out, Tucker rank {RANK}, "
+          f"{args.seeds} splits")
+    print("paper's reported train R^2: " + ", ".join(f"{k} {v}" for k, v in PAPER.items()))
+    if "published" in args.part:
+        report(f"published setup: Adam lr 1e-3, {args.iters} iterations, no validation",
+               published(args.iters), splits)
+    if "recommended" in args.part:
+        l2 = [choose_l2(observed, seed) for seed, (observed, _) in enumerate(splits)]
+        report(f"recommended: early stopping, l2_reg chosen by 3-fold CV on observed entries {l2}",
+               recommended(l2), splits)
+
+
+if __name__ == "__main__":
+    main()
