@@ -10,12 +10,13 @@ import zipfile
 import numpy as np
 
 from . import __version__
-from .estimators import CPCompletion
+from .estimators import CPCompletion, TRCompletion, TTCompletion, TuckerCompletion
 from .metrics import r2_score, uncentered_r2_score
+from .backend import to_numpy
 from .norms import norm_deviation
 from .observed import ObservedTensor
 
-ESTIMATORS = {"cp": CPCompletion}
+ESTIMATORS = {"cp": CPCompletion, "tucker": TuckerCompletion, "tt": TTCompletion, "tr": TRCompletion}
 _DEFAULTS = CPCompletion()
 
 
@@ -129,6 +130,7 @@ def run_fit(args, out=None):
     est = ESTIMATORS[args.model](
         rank=args.rank, method=args.method, solver=args.solver, lr=args.lr, alpha=args.alpha,
         rho=args.rho, max_iter=args.max_iter, backend=args.backend, device=args.device,
+        l2_reg=args.l2_reg, n_init=args.n_init,
         random_state=args.seed, verbose=args.verbose,
     )
     try:
@@ -136,28 +138,38 @@ def run_fit(args, out=None):
     except (ValueError, TypeError) as err:
         raise CLIError(str(err)) from None
     fitted = est.predict(obs)
-    print(f"{args.model.upper()} rank {args.rank}, method {args.method}: {obs!r}", file=out)
+    print(f"{args.model.upper()} rank {est.model_.rank}, method {args.method}: {obs!r}", file=out)
     print(f"  training entries (incl. validation part): RMSE {np.sqrt(np.mean((fitted - obs.values) ** 2)):.4g}, "
           f"R^2 {r2_score(obs.values, fitted):.4f}", file=out)
     print(f"  held-out validation entries ({est.validation_fraction:.0%}): RMSE {est.best_val_rmse_:.4g}", file=out)
     print(f"  {est.n_iter_} iterations, {est.time_per_iter_:.2e} s/iter, Q = "
           f"{float(norm_deviation(est.cores_)):.3g}", file=out)
-    arrays = {f"factor_{n}": np.asarray(f) for n, f in enumerate(est.decomposition_.factors)}
+    arrays = {f"core_{k}": to_numpy(c) for k, c in enumerate(est.cores_)}
+    if args.model == "cp":
+        arrays.update({f"factor_{n}": to_numpy(f) for n, f in enumerate(est.cores_)})
+        arrays["weights"] = np.ones(est.model_.rank)
     arrays.update(
-        weights=np.ones(est.rank),
+        model=np.asarray(args.model),
         indices=obs.indices,
         predictions=fitted,
         shape=np.asarray(obs.shape),
     )
     if dense_input:
         arrays["completed"] = est.transform()
-    arrays = {k: np.asarray(v if not hasattr(v, "detach") else v.detach().cpu().numpy()) for k, v in arrays.items()}
     write_npz_atomic(args.output, force=args.force, **arrays)
     print(f"wrote {args.output}", file=out)
     return est
 
 
 # ---------------------------------------------------------------- entry point
+def _rank(text):
+    try:
+        parts = [int(p) for p in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"rank must be an int or comma-separated ints, got {text!r}") from None
+    return parts[0] if len(parts) == 1 else tuple(parts)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="tensorly-das",
@@ -172,11 +184,17 @@ def build_parser():
     demo.add_argument("--max-iter", type=int, default=5000)
     demo.add_argument("--backend", default="numpy", choices=["numpy", "pytorch"])
 
-    fit = sub.add_parser("fit", help="complete a tensor read from .npy (NaN = missing) or .npz")
+    fit = sub.add_parser("fit", help="complete a tensor read from .npy (NaN = missing) or .npz",
+                         description="Writes an .npz with the cores (core_0, core_1, ...; for CP also "
+                         "factor_n and weights), the observed indices, the model's predictions there, "
+                         "the shape, and for dense input the completed tensor.")
     fit.add_argument("input", help=".npy dense array with NaN for missing, or .npz with indices, values, shape")
     fit.add_argument("-o", "--output", required=True, help="output .npz (factors, predictions)")
     fit.add_argument("--model", default="cp", choices=sorted(ESTIMATORS))
-    fit.add_argument("--rank", type=int, default=5)
+    fit.add_argument("--rank", type=_rank, default=5,
+                     help="an int, or comma-separated ints for Tucker/TT/TR (e.g. 8,6,8)")
+    fit.add_argument("--l2-reg", type=float, default=0.0)
+    fit.add_argument("--n-init", type=int, default=1)
     fit.add_argument("--method", default="das", choices=["plain", "sam", "das"])
     fit.add_argument("--solver", default="adam", choices=["adam", "sgd"])
     fit.add_argument("--lr", type=float, default=_DEFAULTS.lr)

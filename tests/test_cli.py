@@ -81,3 +81,21 @@ def test_fit_refuses_wrong_npz_content(tmp_path, capsys):
 def test_module_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "tensorly_das", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and "tensorly_das" in result.stdout
+
+
+@pytest.mark.parametrize("model, rank", [("tucker", "3,2,2"), ("tt", "2"), ("tr", "2")])
+def test_fit_other_models(tmp_path, model, rank):
+    obs, _ = low_rank_problem(fraction=0.6)
+    src = tmp_path / "obs.npz"
+    np.savez(src, indices=obs.indices, values=obs.values, shape=np.array(obs.shape))
+    dst = tmp_path / "out.npz"
+    assert main(["fit", str(src), "--model", model, "--rank", rank, "--max-iter", "20", "-o", str(dst)]) == 0
+    with np.load(dst) as res:
+        assert str(res["model"]) == model
+        assert "core_0" in res.files and res["predictions"].shape == (obs.nnz,)
+
+
+def test_fit_refuses_bad_rank_text(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", str(tmp_path / "x.npy"), "--rank", "a,b", "-o", str(tmp_path / "o.npz")])
+    assert "rank must be" in capsys.readouterr().err
