@@ -169,66 +169,65 @@ def fit_cores(
         return regularized
 
     n_done = 0
-    errstate = np.errstate(over="ignore", invalid="ignore")  # non-finite values are checked below
-    errstate.__enter__()
-    try:
-        for it in range(start_iter, start_iter + max_iter):
-            previous, snapshot = snapshot, [copy(c) for c in cores]
-            val_err = rmse(model, cores, val) if val is not None else None
-            if full_batch:
-                loss, grads = update.step(cores, grad_fn_for(train), step_count / total_steps)
-                step_count += 1
-            else:
-                perm = rng.permutation(n_train)
-                loss = 0.0
-                for start in range(0, n_train, batch_size):
-                    rows = perm[start : start + batch_size]
-                    rows = to_backend(rows, "pytorch" if on_torch else "numpy", device)
-                    batch = select_rows(train, rows)
-                    batch_loss, grads = update.step(
-                        cores, grad_fn_for(batch), step_count / total_steps
-                    )
-                    loss = loss + batch_loss * (len(batch) / n_train)
+    # overflow shows up as NaN/inf in the loss, which the loop checks and reports
+    with np.errstate(over="ignore", invalid="ignore"):
+        try:
+            for it in range(start_iter, start_iter + max_iter):
+                previous, snapshot = snapshot, [copy(c) for c in cores]
+                val_err = rmse(model, cores, val) if val is not None else None
+                if full_batch:
+                    loss, grads = update.step(cores, grad_fn_for(train), step_count / total_steps)
                     step_count += 1
-            # Q and the covariance at the point the (last) step started from
-            q = norm_deviation(snapshot)
-            cov = norm_gradient_covariance(snapshot, grads)
-            loss_h, val_h, q_h, cov_h = _scalars_to_host([loss, val_err, q, cov])
-            n_done += 1
+                else:
+                    perm = rng.permutation(n_train)
+                    loss = 0.0
+                    for start in range(0, n_train, batch_size):
+                        rows = perm[start : start + batch_size]
+                        rows = to_backend(rows, "pytorch" if on_torch else "numpy", device)
+                        batch = select_rows(train, rows)
+                        batch_loss, grads = update.step(
+                            cores, grad_fn_for(batch), step_count / total_steps
+                        )
+                        loss = loss + batch_loss * (len(batch) / n_train)
+                        step_count += 1
+                # Q and the covariance at the point the (last) step started from
+                q = norm_deviation(snapshot)
+                cov = norm_gradient_covariance(snapshot, grads)
+                loss_h, val_h, q_h, cov_h = _scalars_to_host([loss, val_err, q, cov])
+                n_done += 1
 
-            if not (math.isfinite(loss_h) and (val is None or math.isfinite(val_h))):
-                last_finite = previous if previous is not None else snapshot
-                for core, good in zip(cores, last_finite):
-                    core[...] = good
-                raise DivergenceError(
-                    f"the training loss became {loss_h} at iteration {it + 1}; the cores were "
-                    "restored to the last finite state. Lower the learning rate (lr), or for "
-                    "DAS lower alpha or das_max_scale."
-                )
-            history["loss"].append(loss_h)
-            history["val_rmse"].append(val_h)
-            history["norm_deviation"].append(q_h)
-            history["covariance"].append(cov_h)
-            history["time"].append(elapsed_before + time.perf_counter() - t_start)
+                if not (math.isfinite(loss_h) and (val is None or math.isfinite(val_h))):
+                    last_finite = previous if previous is not None else snapshot
+                    for core, good in zip(cores, last_finite):
+                        core[...] = good
+                    raise DivergenceError(
+                        f"the training loss became {loss_h} at iteration {it + 1}; the cores were "
+                        "restored to the last finite state. Lower the learning rate (lr), or for "
+                        "DAS lower alpha or das_max_scale."
+                    )
+                history["loss"].append(loss_h)
+                history["val_rmse"].append(val_h)
+                history["norm_deviation"].append(q_h)
+                history["covariance"].append(cov_h)
+                history["time"].append(elapsed_before + time.perf_counter() - t_start)
 
-            score = val_h if val is not None else loss_h
-            no_change = 0 if score < best_score * (1 - tol) else no_change + 1
-            if score < best_score:
-                best_score, best_iter, best_cores = score, it, snapshot
+                score = val_h if val is not None else loss_h
+                no_change = 0 if score < best_score * (1 - tol) else no_change + 1
+                if score < best_score:
+                    best_score, best_iter, best_cores = score, it, snapshot
+                if bar is not None:
+                    bar.update(1)
+                    if n_done % 10 == 1:
+                        postfix = {"train_loss": f"{loss_h:.4g}", "Q": f"{q_h:.3g}"}
+                        if val is not None:
+                            postfix["val_rmse"] = f"{val_h:.4g}"
+                        bar.set_postfix(postfix, refresh=False)
+                if no_change >= n_iter_no_change and _training_stalled(history["loss"], n_iter_no_change):
+                    stopped = "no_change"
+                    break
+        finally:
             if bar is not None:
-                bar.update(1)
-                if n_done % 10 == 1:
-                    postfix = {"train_loss": f"{loss_h:.4g}", "Q": f"{q_h:.3g}"}
-                    if val is not None:
-                        postfix["val_rmse"] = f"{val_h:.4g}"
-                    bar.set_postfix(postfix, refresh=False)
-            if no_change >= n_iter_no_change and _training_stalled(history["loss"], n_iter_no_change):
-                stopped = "no_change"
-                break
-    finally:
-        errstate.__exit__(None, None, None)
-        if bar is not None:
-            bar.close()
+                bar.close()
 
     if not all_finite(cores):
         # the last step overflowed: fall back to the state it started from

@@ -39,7 +39,8 @@ def low_rank_problem(shape=(15, 12, 10), rank=3, fraction=0.5, noise=0.0, seed=0
 
     rng = np.random.default_rng(seed)
     factors = [rng.standard_normal((dim, rank)) for dim in shape]
-    X = tl.cp_to_tensor((np.ones(rank), factors))
+    with tl.backend_context("numpy"):
+        X = tl.cp_to_tensor((np.ones(rank), factors))
     mask = rng.random(shape) < fraction
     values = X[mask] + noise * np.std(X) * rng.standard_normal(int(mask.sum()))
     return ObservedTensor(np.argwhere(mask), values, shape), X

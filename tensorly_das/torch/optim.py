@@ -1,0 +1,243 @@
+"""SAM and DAS as ``torch.optim`` optimizers wrapping a base optimizer."""
+
+import torch
+from torch import nn
+
+from ..norms import norm_deviation, norm_gradient_covariance
+from ..updates import ALPHA_SCHEDULES, das_factors, das_scale_factors, scheduled_alpha
+from .discovery import tensorized_param_groups
+
+
+def _groups(params):
+    if isinstance(params, nn.Module):
+        return tensorized_param_groups(params)
+    params = list(params)
+    if params and isinstance(params[0], dict):
+        return params
+    return [{"params": params, "tensorized": False}]
+
+
+class _Wrapper(torch.optim.Optimizer):
+    """Shared plumbing: the base optimizer owns the parameter groups and the state."""
+
+    def __init__(self, params, base_optimizer, defaults, base_kwargs):
+        if not (isinstance(base_optimizer, type) and issubclass(base_optimizer, torch.optim.Optimizer)):
+            raise TypeError(f"base_optimizer must be a torch.optim.Optimizer class, got {base_optimizer!r}")
+        super().__init__(_groups(params), defaults)
+        self.base_optimizer = base_optimizer(self.param_groups, **base_kwargs)
+        # one list of groups: LR schedulers may attach to this optimizer or to the base
+        self.param_groups = self.base_optimizer.param_groups
+        self.defaults.update(self.base_optimizer.defaults)
+
+    def zero_grad(self, set_to_none=True):
+        self.base_optimizer.zero_grad(set_to_none=set_to_none)
+
+    def state_dict(self):
+        return {"base": self.base_optimizer.state_dict(), "wrapper": self._wrapper_state()}
+
+    def load_state_dict(self, state_dict):
+        if set(state_dict) != {"base", "wrapper"}:
+            raise ValueError(f"not a {type(self).__name__} state_dict (keys {sorted(state_dict)})")
+        self.base_optimizer.load_state_dict(state_dict["base"])
+        self.param_groups = self.base_optimizer.param_groups
+        self._load_wrapper_state(state_dict["wrapper"])
+
+    def _wrapper_state(self):
+        return {}
+
+    def _load_wrapper_state(self, state):
+        pass
+
+    def _tensorized_groups(self):
+        return [g for g in self.param_groups if g.get("tensorized")]
+
+    @torch.no_grad()
+    def diagnostics(self):
+        """Per tensorized layer: its name, Q, and Cov(||G_k||^2, ||g_k||^2) (Theorem A.2).
+
+        Values are 0-d tensors on the parameters' device (no host sync); layers
+        whose cores have no gradient yet report ``covariance=None``.
+        """
+        out = []
+        for group in self._tensorized_groups():
+            cores = list(group["params"])
+            entry = {"name": group.get("name"), "norm_deviation": norm_deviation(cores), "covariance": None}
+            if all(p.grad is not None for p in cores):
+                entry["covariance"] = norm_gradient_covariance(cores, [p.grad for p in cores])
+            out.append(entry)
+        return out
+
+    def norm_deviation(self):
+        """Q of every tensorized layer, as a list of 0-d tensors."""
+        return [d["norm_deviation"] for d in self.diagnostics()]
+
+
+class SAM(_Wrapper):
+    """Sharpness-aware minimization around a base optimizer (two gradients per step).
+
+    ``first_step`` moves every parameter to ``w + rho * g / ||g||`` (``||g||`` over all
+    parameters; ASAM: ``rho * w^2 g / ||w g||``), ``second_step`` restores ``w`` and lets
+    the base optimizer step with the gradient computed there. ``step(closure)`` does
+    both, calling ``closure`` (which must zero the gradients, compute the loss and call
+    ``backward``) once at the perturbed point; the caller computes the first gradient.
+
+    Parameters
+    ----------
+    params : iterable of parameters or groups, or an ``nn.Module``
+    base_optimizer : torch.optim.Optimizer class, default SGD
+    rho : float, default 0.05
+    adaptive : bool, default False
+    **base_kwargs
+        Passed to the base optimizer (``lr``, ``momentum``, ...).
+    """
+
+    def __init__(self, params, base_optimizer=torch.optim.SGD, rho=0.05, adaptive=False, **base_kwargs):
+        if rho < 0:
+            raise ValueError(f"rho must be >= 0, got {rho}")
+        super().__init__(params, base_optimizer, {"rho": rho, "adaptive": adaptive}, base_kwargs)
+        for group in self.param_groups:
+            group.setdefault("rho", rho)
+            group.setdefault("adaptive", adaptive)
+
+    @torch.no_grad()
+    def first_step(self, zero_grad=False):
+        """Move to the perturbed point (gradients must be those at the current point)."""
+        norms = []
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    scaled = p.grad * p.abs() if group["adaptive"] else p.grad
+                    norms.append(torch.linalg.vector_norm(scaled))
+        if not norms:
+            raise RuntimeError("SAM.first_step needs gradients: call loss.backward() first")
+        total = torch.linalg.vector_norm(torch.stack(norms))
+        for group in self.param_groups:
+            factor = group["rho"] / (total + 1e-12)
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                shift = p.grad * (p * p) if group["adaptive"] else p.grad
+                self.state[p]["w"] = p.detach().clone()
+                p.add_(shift * factor)
+        if zero_grad:
+            self.zero_grad()
+
+    @torch.no_grad()
+    def second_step(self, zero_grad=False):
+        """Return to the unperturbed point and take the base step with the current gradients."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in self.state and "w" in self.state[p]:
+                    p.copy_(self.state[p].pop("w"))
+        self.base_optimizer.step()
+        if zero_grad:
+            self.zero_grad()
+
+    def step(self, closure=None):
+        """Both steps; ``closure`` recomputes the loss and gradients at the perturbed point."""
+        if closure is None:
+            raise RuntimeError("SAM.step needs a closure that recomputes the loss and calls backward()")
+        self.first_step(zero_grad=True)
+        with torch.enable_grad():
+            loss = closure()
+        self.second_step()
+        return loss
+
+
+class DAS(_Wrapper):
+    """Deviation-Aware Scaling around a base optimizer (one gradient per step).
+
+    For each tensorized layer (a parameter group with ``"tensorized": True``; found
+    automatically when ``params`` is an ``nn.Module``), every core ``G_k`` is multiplied
+    by ``1 + lambda_k`` with ``lambda_k = lr * alpha_t * u * (||g_k||^2 - gbar) / ||G_k||^2``
+    (eq. 9; ``u`` and ``gbar`` per layer, as in the authors' network code), bounded by
+    ``max_scale``; then the base optimizer steps once with the unchanged gradients.
+    Other parameters get only the base step.
+
+    Parameters
+    ----------
+    params : nn.Module, or parameter groups
+        Groups marked ``"tensorized": True`` are treated as one layer's cores each.
+    base_optimizer : torch.optim.Optimizer class, default SGD
+    alpha : float, default 0.2
+        DAS strength (the authors' default for networks).
+    alpha_schedule : {"linear", "cosine", "constant"}, default "linear"
+    total_steps : int, optional
+        Length of the schedule; required unless ``alpha_schedule="constant"``.
+    denominator : {"squared", "norm"}, default "squared"
+        ``||G_k||^2`` (paper) or ``||G_k||`` (the authors' network code).
+    deviation : {"paper", "relative"}, default "paper"
+    max_scale : float, default 0.05
+        Bound on ``|lambda_k|`` per step.
+    rebalance : bool, default False
+        Make the factors of each layer multiply to 1 (the layer's weight is unchanged).
+    **base_kwargs
+        Passed to the base optimizer (``lr`` is required by SGD).
+    """
+
+    def __init__(
+        self,
+        params,
+        base_optimizer=torch.optim.SGD,
+        alpha=0.2,
+        alpha_schedule="linear",
+        total_steps=None,
+        denominator="squared",
+        deviation="paper",
+        max_scale=0.05,
+        rebalance=False,
+        **base_kwargs,
+    ):
+        if alpha < 0:
+            raise ValueError(f"alpha must be >= 0, got {alpha}")
+        if alpha_schedule not in ALPHA_SCHEDULES:
+            raise ValueError(f"alpha_schedule must be one of {ALPHA_SCHEDULES}, got {alpha_schedule!r}")
+        if alpha_schedule != "constant" and not total_steps:
+            raise ValueError(f"alpha_schedule={alpha_schedule!r} needs total_steps (the schedule's length)")
+        if denominator not in ("squared", "norm"):
+            raise ValueError(f"denominator must be 'squared' or 'norm', got {denominator!r}")
+        if deviation not in ("paper", "relative"):
+            raise ValueError(f"deviation must be 'paper' or 'relative', got {deviation!r}")
+        defaults = dict(alpha=alpha, alpha_schedule=alpha_schedule, denominator=denominator,
+                        deviation=deviation, max_scale=max_scale, rebalance=rebalance)
+        super().__init__(params, base_optimizer, defaults, base_kwargs)
+        for group in self.param_groups:
+            for key, value in defaults.items():
+                group.setdefault(key, value)
+        self.total_steps = total_steps
+        self.steps_done = 0
+        if not self._tensorized_groups():
+            raise ValueError(
+                "DAS found no tensorized layer: pass an nn.Module with tensorly-torch factorized "
+                "tensors or tensorly_das adapters, or groups marked {'tensorized': True}"
+            )
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """Rescale the cores of each tensorized layer, then take the base step."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        progress = self.steps_done / self.total_steps if self.total_steps else 0.0
+        for group in self._tensorized_groups():
+            cores = [p for p in group["params"] if p.grad is not None]
+            alpha_t = scheduled_alpha(group["alpha"], group["alpha_schedule"], progress)
+            if len(cores) < 2 or alpha_t == 0.0:
+                continue
+            lambdas = das_scale_factors(
+                cores, [p.grad for p in cores], group["lr"], alpha_t,
+                group["denominator"], group["deviation"], group["max_scale"],
+            )
+            factors = das_factors(lambdas, group["rebalance"])
+            for k, p in enumerate(cores):
+                p.mul_(factors[k])
+        self.base_optimizer.step()
+        self.steps_done += 1
+        return loss
+
+    def _wrapper_state(self):
+        return {"steps_done": self.steps_done}
+
+    def _load_wrapper_state(self, state):
+        self.steps_done = int(state["steps_done"])

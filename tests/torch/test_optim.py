@@ -1,0 +1,224 @@
+import copy
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tensorly_das.torch import DAS, SAM, TTLinear, add_adapters, tensorized_param_groups  # noqa: E402
+from tensorly_das.updates import das_scale_factors  # noqa: E402
+
+from ..conftest import requires_cuda  # noqa: E402
+
+
+def _net(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        TTLinear((4, 4), (4, 2), rank=3), torch.nn.ReLU(), torch.nn.Linear(8, 3)
+    ).double()
+
+
+def _data(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(32, 16, generator=g, dtype=torch.float64), torch.randint(0, 3, (32,), generator=g)
+
+
+def _loss(net, x, y):
+    return torch.nn.functional.cross_entropy(net(x), y)
+
+
+def _train(net, opt, steps=5, sam=False):
+    x, y = _data()
+    for _ in range(steps):
+        opt.zero_grad()
+        _loss(net, x, y).backward()
+        if sam:
+            opt.step(lambda: (opt.zero_grad(), _loss(net, x, y).backward()))
+        else:
+            opt.step()
+    return [p.detach().clone() for p in net.parameters()]
+
+
+def test_das_alpha_zero_and_sam_rho_zero_equal_the_base_optimizer():
+    net = _net()
+    ref = _train(net, torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9))
+    net = _net()
+    das = _train(net, DAS(net, lr=0.1, momentum=0.9, alpha=0.0, alpha_schedule="constant"))
+    net = _net()
+    sam = _train(net, SAM(net.parameters(), lr=0.1, momentum=0.9, rho=0.0), sam=True)
+    for a, b, c in zip(ref, das, sam):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+        torch.testing.assert_close(a, c, rtol=0, atol=0)
+
+
+def test_das_step_follows_eq9_and_leaves_other_params_to_the_base_step():
+    net = _net()
+    opt = DAS(net, lr=0.05, alpha=3.0, alpha_schedule="constant", max_scale=0.5)
+    x, y = _data()
+    _loss(net, x, y).backward()
+    cores = [p.detach().clone() for p in net[0].weight.cores()]
+    grads = [p.grad.clone() for p in net[0].weight.cores()]
+    head = [p.detach().clone() for p in net[2].parameters()]
+    head_grads = [p.grad.clone() for p in net[2].parameters()]
+    lam = das_scale_factors(cores, grads, 0.05, 3.0, max_scale=0.5)
+    assert float(lam.abs().max()) > 1e-6  # the scaling does something here
+    opt.step()
+    for core, g, new, k in zip(cores, grads, net[0].weight.cores(), range(len(cores))):
+        torch.testing.assert_close(new.detach(), core * (1 + lam[k]) - 0.05 * g)
+    for old, g, new in zip(head, head_grads, net[2].parameters()):
+        torch.testing.assert_close(new.detach(), old - 0.05 * g)
+
+
+def test_das_uses_one_backward_sam_two():
+    counts = {"das": 0, "sam": 0}
+    for name in counts:
+        net = _net()
+        x, y = _data()
+        opt = DAS(net, lr=0.1, total_steps=10) if name == "das" else SAM(net.parameters(), lr=0.1)
+
+        def closure():
+            opt.zero_grad()
+            loss = _loss(net, x, y)
+            loss.backward()
+            counts[name] += 1
+            return loss
+
+        closure()
+        if name == "das":
+            opt.step()
+        else:
+            opt.step(closure)
+    assert counts == {"das": 1, "sam": 2}
+
+
+def test_sam_gradient_is_taken_at_the_perturbed_point():
+    net = _net()
+    x, y = _data()
+    rho = 0.2
+    opt = SAM(net.parameters(), lr=0.1, rho=rho)
+    _loss(net, x, y).backward()
+    params = [p.detach().clone() for p in net.parameters()]
+    grads = [p.grad.clone() for p in net.parameters()]
+    norm = torch.sqrt(sum((g * g).sum() for g in grads))
+    probe = copy.deepcopy(net)
+    with torch.no_grad():
+        for p, w, g in zip(probe.parameters(), params, grads):
+            p.copy_(w + rho * g / norm)
+    _loss(probe, x, y).backward()
+    expected = [w - 0.1 * p.grad for w, p in zip(params, probe.parameters())]
+    opt.step(lambda: (opt.zero_grad(), _loss(net, x, y).backward()))
+    for new, exp in zip(net.parameters(), expected):
+        torch.testing.assert_close(new.detach(), exp)
+
+
+def test_state_dict_round_trip_continues_identically():
+    net_a = _net()
+    opt_a = DAS(net_a, torch.optim.Adam, lr=1e-2, alpha=5.0, total_steps=20)
+    _train(net_a, opt_a, steps=3)
+    saved_net, saved_opt = copy.deepcopy(net_a.state_dict()), copy.deepcopy(opt_a.state_dict())
+    after_a = _train(net_a, opt_a, steps=3)
+    net_b = _net(seed=5)
+    net_b.load_state_dict(saved_net)
+    opt_b = DAS(net_b, torch.optim.Adam, lr=1e-2, alpha=5.0, total_steps=20)
+    opt_b.load_state_dict(saved_opt)
+    assert opt_b.steps_done == 3
+    after_b = _train(net_b, opt_b, steps=3)
+    for a, b in zip(after_a, after_b):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_lr_scheduler_attaches():
+    net = _net()
+    opt = DAS(net, lr=0.1, total_steps=10)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    _train(net, opt, steps=1)
+    sched.step()
+    assert opt.base_optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+    sam = SAM(net.parameters(), lr=0.1)
+    sam_sched = torch.optim.lr_scheduler.StepLR(sam.base_optimizer, step_size=1, gamma=0.1)
+    _train(net, sam, steps=1, sam=True)
+    sam_sched.step()
+    assert sam.param_groups[0]["lr"] == pytest.approx(0.01)
+
+
+def test_diagnostics_report_q_and_covariance_per_layer():
+    net = _net()
+    opt = DAS(net, lr=0.1, total_steps=10)
+    x, y = _data()
+    _loss(net, x, y).backward()
+    (diag,) = opt.diagnostics()
+    assert diag["name"] == "0.weight"
+    assert float(diag["norm_deviation"]) >= 0 and diag["covariance"] is not None
+    assert len(opt.norm_deviation()) == 1
+
+
+def test_explicit_param_groups():
+    net = _net()
+    groups = [
+        {"params": list(net[0].weight.cores()), "tensorized": True, "name": "tt"},
+        {"params": [net[0].bias] + list(net[2].parameters())},
+    ]
+    opt = DAS(groups, lr=0.1, alpha_schedule="cosine", total_steps=5)
+    _train(net, opt, steps=2)
+    assert opt.steps_done == 2
+
+
+def test_refusals():
+    lin = torch.nn.Linear(3, 3)
+    with pytest.raises(ValueError, match="no tensorized layer"):
+        DAS(lin, lr=0.1, alpha_schedule="constant")
+    with pytest.raises(ValueError, match="total_steps"):
+        DAS(_net(), lr=0.1)
+    with pytest.raises(TypeError, match="base_optimizer"):
+        SAM(lin.parameters(), base_optimizer="sgd", lr=0.1)
+    with pytest.raises(RuntimeError, match="closure"):
+        SAM(lin.parameters(), lr=0.1).step()
+    with pytest.raises(ValueError, match="not a DAS state_dict"):
+        DAS(_net(), lr=0.1, total_steps=3).load_state_dict({"state": {}})
+
+
+def test_adapters_start_at_the_base_model_and_train_alone():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    x = torch.randn(10, 16)
+    before = net(x).detach()
+    add_adapters(net, ["0"], kind="tucker", rank=2)
+    add_adapters(net, ["2"], kind="tt", rank=2, modes={"2": ((2, 4), (1, 3))})
+    torch.testing.assert_close(net(x), before)
+    groups = tensorized_param_groups(net)
+    assert [g["name"] for g in groups if g["tensorized"]] == ["0.delta", "2.delta"]
+    assert all(not p.requires_grad for p in net[0].linear.parameters())
+    opt = DAS(net, lr=0.1, total_steps=5)
+    y = torch.randint(0, 3, (10,))
+    frozen = net[0].linear.weight.detach().clone()
+    for _ in range(3):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+    torch.testing.assert_close(net[0].linear.weight.detach(), frozen)
+    assert not torch.allclose(net(x), before)
+
+
+def test_tt_linear_from_linear_is_exact_at_full_rank():
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(16, 12)
+    tt = TTLinear.from_linear(lin, (4, 4), (3, 4), rank=16)
+    x = torch.randn(5, 16)
+    torch.testing.assert_close(tt(x), lin(x), rtol=1e-4, atol=1e-5)
+    small = TTLinear.from_linear(lin, (4, 4), (3, 4), rank=2)
+    assert sum(p.numel() for p in small.weight.parameters()) < lin.weight.numel()
+
+
+@requires_cuda
+def test_das_and_sam_on_cuda():
+    net = _net().cuda()
+    x, y = (t.cuda() for t in _data())
+    for opt in (DAS(net, lr=0.1, total_steps=3), SAM(net.parameters(), lr=0.1)):
+        opt.zero_grad()
+        _loss(net, x, y).backward()
+        if isinstance(opt, SAM):
+            opt.step(lambda: (opt.zero_grad(), _loss(net, x, y).backward()))
+        else:
+            opt.step()
+        assert all(p.device.type == "cuda" for p in net.parameters())
+        assert np.isfinite(float(opt.diagnostics()[0]["norm_deviation"]))
