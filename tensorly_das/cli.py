@@ -10,9 +10,9 @@ import zipfile
 import numpy as np
 
 from . import __version__
+from .backend import to_numpy
 from .estimators import CPCompletion, TRCompletion, TTCompletion, TuckerCompletion
 from .metrics import r2_score, uncentered_r2_score
-from .backend import to_numpy
 from .norms import norm_deviation
 from .observed import ObservedTensor
 

@@ -146,24 +146,46 @@ def das_scale_factors(
     grad_sq = squared_core_norms(grads)
     core_sq = squared_core_norms(cores)
     with backend_of(grad_sq):
-        if deviation == "paper":
-            # u * (||g_k||^2 - gbar): carries the units of the gradient
-            numerator = (grad_sq - tl.mean(grad_sq)) / (tl.sqrt(tl.sum(grad_sq)) + _EPS)
-        elif deviation == "relative":
-            # (||g_k||^2 - gbar) / gbar * Gbar: invariant to rescaling the loss
-            numerator = (grad_sq / (tl.mean(grad_sq) + _EPS) - 1.0) * tl.mean(core_sq)
-        else:
-            raise ValueError(f"DAS deviation must be 'paper' or 'relative', got {deviation!r}")
-        if denominator == "squared":
-            denom = core_sq + _EPS
-        elif denominator == "norm":
-            denom = tl.sqrt(core_sq) + _EPS
-            if deviation == "relative":
-                numerator = numerator / tl.sqrt(tl.mean(core_sq))
-        else:
-            raise ValueError(f"DAS denominator must be 'squared' or 'norm', got {denominator!r}")
-        lambdas = (eta * alpha) * numerator / denom
+        lambdas = das_lambdas(
+            core_sq, grad_sq, tl.mean(core_sq), tl.mean(grad_sq), tl.sum(grad_sq),
+            eta * alpha, denominator, deviation,
+        )
         return tl.clip(lambdas, -max_scale, max_scale)
+
+
+def das_lambdas(core_sq, grad_sq, core_sq_mean, grad_sq_mean, grad_sq_total, eta_alpha,
+                denominator="squared", deviation="paper"):
+    """Eq. 9 on squared norms, before the bound: the one place the formula lives.
+
+    Every argument may be a vector (one entry per core, layer statistics repeated
+    for each of its cores), so many layers can be handled at once. Uses only
+    arithmetic operators, so it runs on any array type.
+
+    Parameters
+    ----------
+    core_sq, grad_sq : ``||G_k||^2`` and ``||g_k||^2``
+    core_sq_mean, grad_sq_mean : means of those over the layer's cores (``Gbar``, ``gbar``)
+    grad_sq_total : ``sum_j ||g_j||^2`` over the layer (``u = grad_sq_total^(-1/2)``)
+    eta_alpha : learning rate times scheduled alpha
+    denominator, deviation : see :func:`das_scale_factors`
+    """
+    if deviation == "paper":
+        # u * (||g_k||^2 - gbar): carries the units of the gradient
+        numerator = (grad_sq - grad_sq_mean) / (grad_sq_total**0.5 + _EPS)
+    elif deviation == "relative":
+        # (||g_k||^2 / gbar - 1) * Gbar: invariant to rescaling the loss
+        numerator = (grad_sq / (grad_sq_mean + _EPS) - 1.0) * core_sq_mean
+    else:
+        raise ValueError(f"DAS deviation must be 'paper' or 'relative', got {deviation!r}")
+    if denominator == "squared":
+        denom = core_sq + _EPS
+    elif denominator == "norm":
+        denom = core_sq**0.5 + _EPS
+        if deviation == "relative":
+            numerator = numerator / core_sq_mean**0.5
+    else:
+        raise ValueError(f"DAS denominator must be 'squared' or 'norm', got {denominator!r}")
+    return eta_alpha * numerator / denom
 
 
 def das_factors(lambdas, rebalance=False):

@@ -3,7 +3,7 @@ import pytest
 
 from tensorly_das.fit import HISTORY_KEYS, DivergenceError, fit_cores, select_rows
 from tensorly_das.models import Batch, TuckerModel
-from tensorly_das.updates import PlainUpdate, SGD
+from tensorly_das.updates import SGD, PlainUpdate
 
 from .conftest import random_observations
 

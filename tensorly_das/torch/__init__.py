@@ -8,6 +8,7 @@
 ['0.weight', 'other']
 """
 
+from .diagnostics import layer_diagnostics
 from .discovery import TensorizedModule, tensorized_layers, tensorized_param_groups
 from .layers import LinearAdapter, TTLinear, TTMatrix, TuckerMatrix, add_adapters
 from .optim import DAS, SAM
@@ -18,6 +19,7 @@ __all__ = [
     "TensorizedModule",
     "tensorized_layers",
     "tensorized_param_groups",
+    "layer_diagnostics",
     "TTMatrix",
     "TuckerMatrix",
     "TTLinear",

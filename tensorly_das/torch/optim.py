@@ -3,8 +3,8 @@
 import torch
 from torch import nn
 
-from ..norms import norm_deviation, norm_gradient_covariance
-from ..updates import ALPHA_SCHEDULES, das_factors, das_scale_factors, scheduled_alpha
+from ..updates import ALPHA_SCHEDULES, das_lambdas, scheduled_alpha
+from .diagnostics import layer_diagnostics
 from .discovery import tensorized_param_groups
 
 
@@ -51,21 +51,12 @@ class _Wrapper(torch.optim.Optimizer):
     def _tensorized_groups(self):
         return [g for g in self.param_groups if g.get("tensorized")]
 
-    @torch.no_grad()
     def diagnostics(self):
         """Per tensorized layer: its name, Q, and Cov(||G_k||^2, ||g_k||^2) (Theorem A.2).
 
-        Values are 0-d tensors on the parameters' device (no host sync); layers
-        whose cores have no gradient yet report ``covariance=None``.
+        See :func:`~tensorly_das.torch.layer_diagnostics`; values stay on the device.
         """
-        out = []
-        for group in self._tensorized_groups():
-            cores = list(group["params"])
-            entry = {"name": group.get("name"), "norm_deviation": norm_deviation(cores), "covariance": None}
-            if all(p.grad is not None for p in cores):
-                entry["covariance"] = norm_gradient_covariance(cores, [p.grad for p in cores])
-            out.append(entry)
-        return out
+        return layer_diagnostics((g.get("name"), list(g["params"])) for g in self._tensorized_groups())
 
     def norm_deviation(self):
         """Q of every tensorized layer, as a list of 0-d tensors."""
@@ -206,6 +197,7 @@ class DAS(_Wrapper):
                 group.setdefault(key, value)
         self.total_steps = total_steps
         self.steps_done = 0
+        self._layouts = {}
         if not self._tensorized_groups():
             raise ValueError(
                 "DAS found no tensorized layer: pass an nn.Module with tensorly-torch factorized "
@@ -220,21 +212,49 @@ class DAS(_Wrapper):
             with torch.enable_grad():
                 loss = closure()
         progress = self.steps_done / self.total_steps if self.total_steps else 0.0
+        layers = []
         for group in self._tensorized_groups():
             cores = [p for p in group["params"] if p.grad is not None]
             alpha_t = scheduled_alpha(group["alpha"], group["alpha_schedule"], progress)
-            if len(cores) < 2 or alpha_t == 0.0:
-                continue
-            lambdas = das_scale_factors(
-                cores, [p.grad for p in cores], group["lr"], alpha_t,
-                group["denominator"], group["deviation"], group["max_scale"],
-            )
-            factors = das_factors(lambdas, group["rebalance"])
-            for k, p in enumerate(cores):
-                p.mul_(factors[k])
+            if len(cores) >= 2 and alpha_t != 0.0:
+                key = (group["lr"] * alpha_t, group["denominator"], group["deviation"],
+                       group["max_scale"], group["rebalance"])
+                layers.append((key, cores))
+        # layers that share their settings are rescaled together, in a fixed number of
+        # tensor operations however many layers there are
+        by_setting = {}
+        for key, cores in layers:
+            by_setting.setdefault(key, []).append(cores)
+        for key, layer_cores in by_setting.items():
+            self._rescale(layer_cores, *key)
         self.base_optimizer.step()
         self.steps_done += 1
         return loss
+
+    def _rescale(self, layer_cores, eta_alpha, denominator, deviation, max_scale, rebalance):
+        cores = [p for layer in layer_cores for p in layer]
+        device, dtype = cores[0].device, cores[0].dtype
+        sizes = tuple(len(layer) for layer in layer_cores)
+        layout = self._layouts.get((sizes, device, dtype))
+        if layout is None:  # core -> layer membership, built once per layout
+            layer_id = torch.tensor([k for k, size in enumerate(sizes) for _ in range(size)], device=device)
+            member = torch.zeros(len(sizes), len(cores), dtype=dtype, device=device)
+            member[layer_id, torch.arange(len(cores), device=device)] = 1.0
+            counts = torch.tensor(sizes, dtype=dtype, device=device)[:, None]
+            layout = self._layouts[(sizes, device, dtype)] = (layer_id, member.T, counts)
+        layer_id, member_t, counts = layout
+        # squared norms of all cores (row 0) and their gradients (row 1) in one call
+        sq = torch.stack(torch._foreach_norm(cores + [p.grad for p in cores])).view(2, -1) ** 2
+        sums = (sq @ member_t).T  # (layers, 2): per-layer sums of ||G||^2 and ||g||^2
+        means = (sums / counts)[layer_id]
+        lambdas = das_lambdas(
+            sq[0], sq[1], means[:, 0], means[:, 1], sums[layer_id, 1], eta_alpha, denominator, deviation,
+        ).clamp_(-max_scale, max_scale)
+        factors = lambdas.add_(1.0)
+        if rebalance:
+            log_mean = (torch.log(factors)[None, :] @ member_t).T[:, 0] / counts[:, 0]
+            factors = factors / torch.exp(log_mean)[layer_id]
+        torch._foreach_mul_(cores, list(factors.unbind()))
 
     def _wrapper_state(self):
         return {"steps_done": self.steps_done}

@@ -222,3 +222,29 @@ def test_das_and_sam_on_cuda():
             opt.step()
         assert all(p.device.type == "cuda" for p in net.parameters())
         assert np.isfinite(float(opt.diagnostics()[0]["norm_deviation"]))
+
+
+@pytest.mark.parametrize("rebalance", [False, True])
+@pytest.mark.parametrize("deviation, denominator", [("paper", "squared"), ("relative", "norm")])
+def test_layers_rescaled_together_match_one_layer_at_a_time(rebalance, deviation, denominator):
+    from tensorly_das.updates import das_factors
+
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(TTLinear((4, 4), (4, 4), rank=3), torch.nn.Tanh(),
+                              TTLinear((4, 4), (2, 4), rank=2), torch.nn.Linear(8, 3)).double()
+    x, y = _data()
+    opt = DAS(net, torch.optim.SGD, lr=0.05, alpha=50.0, alpha_schedule="constant", max_scale=0.3,
+              deviation=deviation, denominator=denominator, rebalance=rebalance)
+    _loss(net, x, y).backward()
+    expected = []
+    for layer in (net[0], net[2]):
+        cores = [p.detach().clone() for p in layer.weight.cores()]
+        lam = das_scale_factors(cores, [p.grad for p in layer.weight.cores()], 0.05, 50.0,
+                                denominator, deviation, 0.3)
+        factors = das_factors(lam, rebalance)
+        expected += [c * f for c, f in zip(cores, factors)]
+    opt.base_optimizer.step = lambda: None  # compare the rescaling alone
+    opt.step()
+    got = [p.detach() for layer in (net[0], net[2]) for p in layer.weight.cores()]
+    for g, e in zip(got, expected):
+        torch.testing.assert_close(g, e)
