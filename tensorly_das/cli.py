@@ -119,6 +119,32 @@ def write_npz_atomic(path, force=False, **arrays):
         raise
 
 
+def _start_distributed(args):
+    """Join the torchrun process group; returns (rank, world size)."""
+    import torch
+    import torch.distributed as dist
+
+    if "RANK" not in os.environ:
+        raise CLIError("--distributed needs a torchrun launch (torchrun --nproc_per_node K -m tensorly_das fit ...)")
+    if args.device.startswith("cuda"):
+        args.device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+        torch.cuda.set_device(args.device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
+    args.backend = "pytorch"
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _read_shard(args, rank, world):
+    """This rank's observations: its own file (``{rank}`` in the path) or every world-th row."""
+    from .distributed import shard_rows
+
+    if "{rank}" in args.input:
+        return read_observations(args.input.format(rank=rank))[0], False
+    obs, dense = read_observations(args.input)
+    return obs.subset(shard_rows(obs.nnz, rank, world)), dense
+
+
 def run_fit(args, out=None):
     """The ``fit`` command: read, fit, report train and validation figures, write."""
     out = sys.stdout if out is None else out
@@ -126,11 +152,16 @@ def run_fit(args, out=None):
         raise CLIError(f"output must be an .npz file, got {args.output}")
     if os.path.exists(args.output) and not args.force:
         raise CLIError(f"output exists: {args.output} (pass --force to overwrite)")
-    obs, dense_input = read_observations(args.input)
+    rank, world = _start_distributed(args) if args.distributed else (0, 1)
+    if args.distributed:
+        obs, dense_input = _read_shard(args, rank, world)
+    else:
+        obs, dense_input = read_observations(args.input)
     est = ESTIMATORS[args.model](
         rank=args.rank, method=args.method, solver=args.solver, lr=args.lr, alpha=args.alpha,
         rho=args.rho, max_iter=args.max_iter, backend=args.backend, device=args.device,
-        l2_reg=args.l2_reg, n_init=args.n_init,
+        l2_reg=args.l2_reg, n_init=args.n_init, distributed=args.distributed,
+        shape=obs.shape if args.distributed else None,
         random_state=args.seed, verbose=args.verbose,
     )
     try:
@@ -138,22 +169,21 @@ def run_fit(args, out=None):
     except (ValueError, TypeError) as err:
         raise CLIError(str(err)) from None
     fitted = est.predict(obs)
-    print(f"{args.model.upper()} rank {est.model_.rank}, method {args.method}: {obs!r}", file=out)
-    print(f"  training entries (incl. validation part): RMSE {np.sqrt(np.mean((fitted - obs.values) ** 2)):.4g}, "
-          f"R^2 {r2_score(obs.values, fitted):.4f}", file=out)
-    print(f"  held-out validation entries ({est.validation_fraction:.0%}): RMSE {est.best_val_rmse_:.4g}", file=out)
+    if rank != 0:
+        return est
+    where = f" (rank 0's shard of {world})" if args.distributed else ""
+    print(f"{args.model.upper()} rank {est.model_.rank}, method {args.method}: {obs!r}{where}", file=out)
+    print(f"  training entries{where} (incl. validation part): RMSE "
+          f"{np.sqrt(np.mean((fitted - obs.values) ** 2)):.4g}, R^2 {r2_score(obs.values, fitted):.4f}", file=out)
+    print(f"  held-out validation entries ({est.validation_fraction:.0%}, all ranks): RMSE "
+          f"{est.best_val_rmse_:.4g}", file=out)
     print(f"  {est.n_iter_} iterations, {est.time_per_iter_:.2e} s/iter, Q = "
           f"{float(norm_deviation(est.cores_)):.3g}", file=out)
     arrays = {f"core_{k}": to_numpy(c) for k, c in enumerate(est.cores_)}
     if args.model == "cp":
         arrays.update({f"factor_{n}": to_numpy(f) for n, f in enumerate(est.cores_)})
         arrays["weights"] = np.ones(est.model_.rank)
-    arrays.update(
-        model=np.asarray(args.model),
-        indices=obs.indices,
-        predictions=fitted,
-        shape=np.asarray(obs.shape),
-    )
+    arrays.update(model=np.asarray(args.model), indices=obs.indices, predictions=fitted, shape=np.asarray(obs.shape))
     if dense_input:
         arrays["completed"] = est.transform()
     write_npz_atomic(args.output, force=args.force, **arrays)
@@ -205,6 +235,9 @@ def build_parser():
     fit.add_argument("--device", default="cpu")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--force", action="store_true", help="overwrite an existing output")
+    fit.add_argument("--distributed", action="store_true",
+                     help="data-parallel fit under torchrun: each rank reads INPUT with {rank} replaced "
+                     "by its rank, or every world-th observation of one INPUT; rank 0 writes OUT")
     fit.add_argument("--verbose", action="store_true", help="show a progress bar")
     return parser
 

@@ -69,6 +69,7 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
         das_deviation="paper",
         das_max_scale=0.05,
         das_rebalance=False,
+        distributed=False,
         backend="numpy",
         device="cpu",
         dtype="float64",
@@ -98,6 +99,7 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
         self.das_deviation = das_deviation
         self.das_max_scale = das_max_scale
         self.das_rebalance = das_rebalance
+        self.distributed = distributed
         self.backend = backend
         self.device = device
         self.dtype = dtype
@@ -155,14 +157,16 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
             raise ValueError(f"the data have shape {obs.shape} but shape={tuple(self.shape)} was given")
         return obs
 
-    def _initial_cores(self, model, train, rng):
+    def _initial_cores(self, model, train, rng, reducer=None):
         if self.warm_start and hasattr(self, "cores_") and self.model_.shape == model.shape:
             if self.model_.rank == model.rank:
                 return [np.array(to_numpy(c), dtype=np.float64) for c in self.cores_]
         if isinstance(self.init, str):
             _check_choice(self.init, "init", ("random",))
-            scale = float(np.sqrt(np.mean(train.values**2)))
-            return model.init_cores(rng, scale)
+            sum_sq, count = float(np.sum(train.values**2)), train.nnz
+            if reducer is not None:  # the scale of all ranks' data, as a 1-process fit sees it
+                sum_sq, count = reducer.sum([sum_sq, count])
+            return model.init_cores(rng, float(np.sqrt(sum_sq / count)))
         if isinstance(self.init, (list, tuple)) and all(hasattr(c, "shape") for c in self.init):
             cores = [np.array(to_numpy(c), dtype=np.float64) for c in self.init]
         else:
@@ -192,18 +196,20 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
         self
         """
         backend, dtype = self._validate_params()
-        obs = self._observations(X, y, mask)
-        model = self._model_class(obs.shape, self.rank)
+        reducer = self._reducer(backend)
         rng = np.random.default_rng(self.random_state)
-        if self.early_stopping:
-            if obs.nnz < 2:
-                raise ValueError(
-                    "early_stopping needs at least 2 observed entries to hold some out; "
-                    "pass early_stopping=False"
-                )
-            train, val = obs.split(self.validation_fraction, random_state=rng)
-        else:
-            train, val = obs, None
+        try:
+            obs = self._observations(X, y, mask)
+            model = self._model_class(obs.shape, self.rank)
+            train, val = self._split(obs, rng)
+            error = None
+        except (ValueError, TypeError) as err:
+            if reducer is None:
+                raise
+            error = f"{type(err).__name__}: {err}"
+        if reducer is not None:
+            reducer.check_errors(error)  # the same clear error on every rank, no hang
+            reducer.check_agreement(self._signature(obs.shape))
         train_batch = self._batch(train, backend, dtype)
         val_batch = self._batch(val, backend, dtype) if val is not None else None
         warm = (
@@ -215,7 +221,9 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
         t0 = time.perf_counter()
         best = None
         for _ in range(1 if warm else self.n_init):
-            cores = [to_backend(c, backend, self.device, dtype) for c in self._initial_cores(model, train, rng)]
+            cores = [to_backend(c, backend, self.device, dtype) for c in self._initial_cores(model, train, rng, reducer)]
+            if reducer is not None:
+                reducer.broadcast_(cores)  # every rank starts from rank 0's cores
             if warm and getattr(self, "update_", None) is not None and self._update_signature_ == self._update_signature():
                 update = self.update_  # continue with the optimizer state (Adam moments)
             else:
@@ -237,6 +245,7 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
                     history=history,
                     start_iter=len(history["loss"]) if warm else 0,
                     l2_reg=self.l2_reg,
+                    reducer=reducer,
                 )
             except DivergenceError:
                 self._store(model, cores, obs, None)
@@ -250,8 +259,35 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
         self._store(model, cores, obs, result)
         self.fit_time_ = time.perf_counter() - t0
         self.time_per_iter_ = self.fit_time_ / max(result["n_iter"], 1)
-        self.train_rmse_ = float(rmse(model, cores, train_batch))
+        self.train_rmse_ = float(rmse(model, cores, train_batch, reducer))
         return self
+
+    def _split(self, obs, rng):
+        if not self.early_stopping:
+            return obs, None
+        if obs.nnz < 2:
+            raise ValueError(
+                "early_stopping needs at least 2 observed entries to hold some out; "
+                "pass early_stopping=False"
+            )
+        return obs.split(self.validation_fraction, random_state=rng)
+
+    def _reducer(self, backend):
+        if not self.distributed:
+            return None
+        if backend != "pytorch":
+            raise ValueError("distributed=True needs backend='pytorch' (gloo on CPU, NCCL on CUDA)")
+        import torch
+
+        from .distributed import AllReduce
+
+        return AllReduce(torch.device(self.device))
+
+    def _signature(self, shape):
+        """What every rank of a data-parallel fit must agree on."""
+        params = {k: v for k, v in self.get_params().items() if k not in ("verbose", "device", "init")}
+        params["init"] = self.init if isinstance(self.init, str) else "given"
+        return {"estimator": type(self).__name__, "data shape": tuple(shape), **params}
 
     def _update_signature(self):
         return (self.method, self.solver, self.lr, tuple(sorted(self._update_options().items())))
@@ -450,6 +486,13 @@ _DOC = """Tensor completion with a {title} model trained by Adam/SGD, optionally
     das_max_scale : float, default 0.05
         Bound on the per-step DAS scale change: each core is multiplied by a factor
         in ``[1 - das_max_scale, 1 + das_max_scale]`` per step.
+    distributed : bool, default False
+        Data-parallel fit on an initialized ``torch.distributed`` process group (needs
+        ``backend="pytorch"``): each rank passes its own shard of the observations to
+        ``fit``; losses and gradients are all-reduced, so every rank ends with the same
+        cores. Validation entries are held out of each shard; ``batch_size`` counts
+        observations per step over all ranks. Ranks that disagree on the parameters or
+        the data shape, or hold an unusable shard, get the same clear error.
     backend : {{"numpy", "pytorch"}}, default "numpy"
     device : str, default "cpu"
         Torch device (``"cuda"``, ``"cuda:1"``) with ``backend="pytorch"``.

@@ -31,10 +31,16 @@ def select_rows(batch, rows):
     )
 
 
-def rmse(model, cores, batch):
-    """Root-mean-square error of the model on ``batch`` (a backend scalar)."""
+def rmse(model, cores, batch, reducer=None):
+    """Root-mean-square error of the model on ``batch`` (a backend scalar).
+
+    With a ``reducer`` (data-parallel fit) the error is over the union of all ranks' batches.
+    """
     residual = model.predict(cores, batch.mode_indices) - batch.values
-    return ((residual * residual).sum() / len(batch)) ** 0.5
+    sse = (residual * residual).sum()
+    if reducer is None:
+        return (sse / len(batch)) ** 0.5
+    return (reducer.reduce_sum(sse) / reducer.sum([len(batch)])[0]) ** 0.5
 
 
 def _scalars_to_host(values):
@@ -91,6 +97,7 @@ def fit_cores(
     history=None,
     start_iter=0,
     l2_reg=0.0,
+    reducer=None,
 ):
     """Train ``cores`` in place on the observations ``train`` with ``update``.
 
@@ -125,6 +132,10 @@ def fit_cores(
         Passes already done (warm start); schedules continue from there.
     l2_reg : float
         Adds ``0.5 * l2_reg * sum_k ||G_k||^2`` to the training loss (ridge on every core).
+    reducer : tensorly_das.distributed.AllReduce or None
+        Data-parallel fit: ``train`` and ``val`` are this rank's shards; losses, gradients
+        and validation errors are summed over ranks, so all ranks take identical steps.
+        ``batch_size`` is then the global number of observations per step.
 
     Returns
     -------
@@ -140,8 +151,9 @@ def fit_cores(
     history = {key: [] for key in HISTORY_KEYS} if history is None else history
     rng = np.random.default_rng() if rng is None else rng
     n_train = len(train)
-    full_batch = batch_size is None or batch_size >= n_train
-    steps_per_pass = 1 if full_batch else math.ceil(n_train / batch_size)
+    n_global = n_train if reducer is None else int(reducer.sum([n_train])[0])
+    full_batch = batch_size is None or batch_size >= n_global
+    steps_per_pass = 1 if full_batch else math.ceil(n_global / batch_size)
     total_steps = (start_iter + max_iter) * steps_per_pass
     step_count = start_iter * steps_per_pass
     on_torch = is_torch(cores[0])
@@ -153,20 +165,25 @@ def fit_cores(
     no_change = 0
     stopped = "max_iter"
     snapshot = None
-    bar = _progress_bar(verbose, max_iter)
+    bar = _progress_bar(verbose and (reducer is None or reducer.rank == 0), max_iter)
     t_start = time.perf_counter()
     elapsed_before = history["time"][-1] if history["time"] else 0.0
 
     def grad_fn_for(batch):
-        if not l2_reg:
-            return lambda cs: model.loss_and_grads(cs, batch)
+        def loss_and_grads(cs):
+            if len(batch):
+                loss, grads = model.loss_and_grads(cs, batch)
+            else:  # an empty mini-batch chunk on this rank still joins the all-reduce
+                loss, grads = (cs[0] * 0).sum(), [c * 0 for c in cs]
+            if reducer is not None:
+                loss, grads = reducer.reduce_loss_and_grads(loss, grads, len(batch))
+            if l2_reg:
+                penalty = sum((c * c).sum() for c in cs)
+                loss = loss + 0.5 * l2_reg * penalty
+                grads = [g + l2_reg * c for g, c in zip(grads, cs)]
+            return loss, grads
 
-        def regularized(cs):
-            loss, grads = model.loss_and_grads(cs, batch)
-            penalty = sum((c * c).sum() for c in cs)
-            return loss + 0.5 * l2_reg * penalty, [g + l2_reg * c for g, c in zip(grads, cs)]
-
-        return regularized
+        return loss_and_grads
 
     n_done = 0
     # overflow shows up as NaN/inf in the loss, which the loop checks and reports
@@ -174,7 +191,7 @@ def fit_cores(
         try:
             for it in range(start_iter, start_iter + max_iter):
                 previous, snapshot = snapshot, [copy(c) for c in cores]
-                val_err = rmse(model, cores, val) if val is not None else None
+                val_err = rmse(model, cores, val, reducer) if val is not None else None
                 if full_batch:
                     loss, grads = update.step(cores, grad_fn_for(train), step_count / total_steps)
                     step_count += 1
@@ -238,7 +255,7 @@ def fit_cores(
             "restored to the last finite state. Lower the learning rate (lr)."
         )
     if val is not None:
-        final_err = float(rmse(model, cores, val))
+        final_err = float(rmse(model, cores, val, reducer))
         if final_err < best_score:
             best_score, best_iter = final_err, start_iter + n_done
         else:

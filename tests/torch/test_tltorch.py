@@ -67,3 +67,21 @@ def test_factorized_tensor_is_one_layer(tltorch):
     groups = tensorized_param_groups(holder)
     assert groups[0]["tensorized"] and len(groups[0]["params"]) == 3
     assert not groups[1]["tensorized"] and len(groups[1]["params"]) == 2
+
+
+def test_factorized_conv_is_found_and_trains(tltorch):
+    from tensorly_das.torch import DAS
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        tltorch.FactorizedConv(3, 8, 3, order=2, factorization="tucker", rank=4), torch.nn.ReLU(),
+        torch.nn.Flatten(), torch.nn.Linear(8 * 6 * 6, 2),
+    )
+    opt = DAS(net, lr=0.05, total_steps=4, alpha=1.0, deviation="relative")
+    assert [g["name"] for g in opt.param_groups if g["tensorized"]] == ["0.weight"]
+    x, y = torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 0, 1])
+    before = [p.detach().clone() for p in opt.param_groups[0]["params"]]
+    opt.zero_grad()
+    torch.nn.functional.cross_entropy(net(x), y).backward()
+    opt.step()
+    assert any(not torch.equal(b, p) for b, p in zip(before, opt.param_groups[0]["params"]))

@@ -1,0 +1,129 @@
+"""Data-parallel completion on ``torch.distributed`` (gloo on CPU, NCCL on GPUs).
+
+Every rank holds its own shard of the observations and a full copy of the (small) cores.
+Each gradient evaluation sums the ranks' partial losses and gradients with one all-reduce,
+so every rank applies the identical plain / SAM / DAS update (SAM reduces both of its
+gradients; DAS computes its norms from the reduced gradient). Validation errors are reduced
+the same way, so early stopping stops every rank at the same pass.
+
+Use it through the estimators' ``distributed=True`` (with an initialized process group and
+``backend="pytorch"``), or ``torchrun --nproc_per_node K -m tensorly_das fit ... --distributed``.
+"""
+
+
+def _dist():
+    import torch.distributed as dist
+
+    return dist
+
+
+def is_initialized():
+    """True when a ``torch.distributed`` process group is available and initialized."""
+    try:
+        dist = _dist()
+    except ImportError:  # pragma: no cover - torch missing
+        return False
+    return dist.is_available() and dist.is_initialized()
+
+
+def rank_and_world():
+    """(rank, world size) of this process; (0, 1) without a process group."""
+    if not is_initialized():
+        return 0, 1
+    dist = _dist()
+    return dist.get_rank(), dist.get_world_size()
+
+
+def shard_rows(n, rank, world_size):
+    """Rows ``rank, rank + world_size, ...`` of ``n``: the default sharding of one data set."""
+    import numpy as np
+
+    return np.arange(rank, n, world_size)
+
+
+class AllReduce:
+    """The collective operations the fit loop needs, on one process group.
+
+    Parameters
+    ----------
+    device : torch.device
+        Where the cores live (CUDA for NCCL, CPU for gloo).
+    """
+
+    def __init__(self, device):
+        if not is_initialized():
+            raise RuntimeError(
+                "distributed=True needs an initialized torch.distributed process group "
+                "(torch.distributed.init_process_group, or launch with torchrun)"
+            )
+        self.dist = _dist()
+        self.device = device
+        self.rank, self.world_size = rank_and_world()
+
+    def _tensor(self, values, dtype=None):
+        import torch
+
+        return torch.tensor(values, device=self.device, dtype=dtype or torch.float64)
+
+    def sum(self, values):
+        """Element-wise sum over ranks of a list of floats."""
+        t = self._tensor(values)
+        self.dist.all_reduce(t)
+        return t.tolist()
+
+    def min_int(self, value):
+        import torch
+
+        t = self._tensor([value], dtype=torch.int64)
+        self.dist.all_reduce(t, op=self.dist.ReduceOp.MIN)
+        return int(t.item())
+
+    def check_agreement(self, signature):
+        """Raise the same clear error on every rank when ``signature`` differs between ranks."""
+        gathered = [None] * self.world_size
+        self.dist.all_gather_object(gathered, signature)
+        for other_rank, other in enumerate(gathered):
+            if other != gathered[0]:
+                diffs = [k for k in gathered[0] if gathered[0][k] != other.get(k)]
+                raise ValueError(
+                    f"ranks disagree on {diffs}: rank 0 has "
+                    f"{ {k: gathered[0][k] for k in diffs} }, rank {other_rank} has "
+                    f"{ {k: other.get(k) for k in diffs} }"
+                )
+
+    def check_errors(self, error):
+        """Raise on every rank when some rank's ``error`` (a message or None) is set."""
+        gathered = [None] * self.world_size
+        self.dist.all_gather_object(gathered, error)
+        problems = [f"rank {r}: {e}" for r, e in enumerate(gathered) if e is not None]
+        if problems:
+            raise ValueError("unusable data shard(s): " + "; ".join(problems))
+
+    def broadcast_(self, tensors):
+        """Copy rank 0's ``tensors`` to every rank, in place."""
+        for t in tensors:
+            self.dist.broadcast(t, src=0)
+
+    def reduce_loss_and_grads(self, loss, grads, n_local):
+        """Global mean loss and gradients from this rank's means over ``n_local`` entries.
+
+        One all-reduce sums ``n_local * (loss, grads)`` and ``n_local`` over the ranks;
+        dividing gives the mean over all ranks' entries, identical on every rank.
+        """
+        import torch
+
+        count = torch.ones(1, dtype=loss.dtype, device=loss.device) * float(n_local)
+        flat = torch.cat([loss.reshape(1) * float(n_local)] + [g.reshape(-1) * float(n_local) for g in grads] + [count])
+        self.dist.all_reduce(flat)
+        flat = flat / flat[-1]
+        out, offset = [], 1
+        for g in grads:
+            out.append(flat[offset : offset + g.numel()].view_as(g))
+            offset += g.numel()
+        return flat[0], out
+
+    def reduce_sum(self, value):
+        """Sum over ranks of a 0-d tensor (stays on the device)."""
+        value = value.clone()
+        self.dist.all_reduce(value)
+        return value
