@@ -157,6 +157,15 @@ def scatter_add_transposed(index, values, n_rows):
     return out
 
 
+def einsum(subscripts, *operands):
+    """``einsum`` of the operands' backend (NumPy's without path search: fastest on small cores)."""
+    if is_torch(operands[0]):
+        import torch
+
+        return torch.einsum(subscripts, *operands)
+    return np.einsum(subscripts, *operands)
+
+
 def all_finite(arrays):
     """True when every array in ``arrays`` holds only finite values (one host sync)."""
     if not arrays:

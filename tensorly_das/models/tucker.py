@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 from tensorly.tucker_tensor import TuckerTensor
 
-from ..backend import backend_of, scatter_add_rows, take_rows, to_numpy
+from ..backend import backend_of, einsum, scatter_add_rows, take_rows, to_numpy
 from .base import TensorModel, check_positive_int
 
 
@@ -64,7 +64,7 @@ class TuckerModel(TensorModel):
         for k in range(1, len(rows)):
             rest = partial[-1].shape[1] // self.rank[k]
             stacked = partial[-1].reshape(n, self.rank[k], rest)
-            partial.append((rows[k][:, None, :] @ stacked)[:, 0, :])
+            partial.append(einsum("nr,nrp->np", rows[k], stacked))
         return partial[-1][:, 0], (rows, partial)
 
     def backward(self, cores, mode_indices, cache, weights):
@@ -76,8 +76,8 @@ class TuckerModel(TensorModel):
         for k in range(len(rows) - 1, 0, -1):
             rest = upstream.shape[1]
             stacked = partial[k - 1].reshape(n, self.rank[k], rest)
-            row_grads[k] = (stacked @ upstream[:, :, None])[:, :, 0]
-            upstream = (rows[k][:, :, None] * upstream[:, None, :]).reshape(n, self.rank[k] * rest)
+            row_grads[k] = einsum("nrp,np->nr", stacked, upstream)
+            upstream = einsum("nr,np->nrp", rows[k], upstream).reshape(n, self.rank[k] * rest)
         flat_core = core.reshape(self.rank[0], -1)
         row_grads[0] = upstream @ flat_core.T
         core_grad = (rows[0].T @ upstream).reshape(core.shape)
