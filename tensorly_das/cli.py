@@ -135,6 +135,15 @@ def _start_distributed(args):
     return dist.get_rank(), dist.get_world_size()
 
 
+def _stop_distributed():
+    """Leave the process group cleanly (gloo aborts at exit otherwise)."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def _read_shard(args, rank, world):
     """This rank's observations: its own file (``{rank}`` in the path) or every world-th row."""
     from .distributed import shard_rows
@@ -252,7 +261,11 @@ def main(argv=None):
                      backend=args.backend)
             print(f"total {time.perf_counter() - t0:.1f} s")
         else:
-            run_fit(args)
+            try:
+                run_fit(args)
+            finally:
+                if getattr(args, "distributed", False):
+                    _stop_distributed()
     except CLIError as err:
         print(f"tensorly-das: error: {err}", file=sys.stderr)
         return 2
