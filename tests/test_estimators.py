@@ -254,3 +254,14 @@ def test_l2_reg_shrinks_and_balances_norms():
     ridge = CPCompletion(rank=3, early_stopping=False, max_iter=300, l2_reg=0.05, random_state=0).fit(obs)
     assert float(tdas.core_norms(ridge.cores_).sum()) < float(tdas.core_norms(free.cores_).sum())
     assert float(tdas.norm_deviation(ridge.cores_)) < float(tdas.norm_deviation(free.cores_))
+
+
+def test_fitted_estimator_pickles_with_identical_predictions(backend):
+    import pickle
+
+    obs, _ = low_rank_problem(fraction=0.5)
+    est = CPCompletion(rank=3, max_iter=30, backend=backend, random_state=0).fit(obs)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.predict(obs), est.predict(obs))
+    again.set_params(warm_start=True, max_iter=5).fit(obs)  # and it can keep training
+    assert len(again.history_["loss"]) == est.n_iter_ + 5
