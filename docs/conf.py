@@ -46,6 +46,12 @@ sphinx_gallery_conf = {
 }
 
 html_theme = "alabaster"
-html_theme_options = {"description": "Sparse tensor completion with SAM and DAS", "fixed_sidebar": True}
+html_theme_options = {
+    "description": "Sparse tensor completion with SAM and DAS",
+    "fixed_sidebar": True,
+    "page_width": "1400px",  # the results tables are wide
+    "sidebar_width": "220px",
+    "body_max_width": "none",
+}
 html_static_path = []
 nitpicky = False
