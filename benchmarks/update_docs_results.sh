@@ -16,6 +16,8 @@ declare -A cmds=(
   [nn_digits]="benchmarks/nn_digits.py"
   [bench_torch_optim]="benchmarks/bench_torch_optim.py"
   [distributed_scaling]="benchmarks/distributed_scaling.py"
+  [scale_cp]="benchmarks/scale_cp.py"
+  [scale_cp_sweep]="benchmarks/scale_cp.py --sweep"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${!cmds[@]}")

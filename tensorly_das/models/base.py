@@ -11,6 +11,19 @@ import numbers
 
 import numpy as np
 
+#: Observations handled at once by :meth:`TensorModel.loss_and_grads` and
+#: :meth:`TensorModel.predict`; bounds the temporary memory of a pass (for CP,
+#: about CHUNK_SIZE * N * R * 8 bytes in float64) independently of nnz.
+CHUNK_SIZE = 1 << 20
+
+
+def _concatenate(parts):
+    if type(parts[0]).__module__.split(".")[0] == "torch":
+        import torch
+
+        return torch.cat(parts)
+    return np.concatenate(parts)
+
 
 def check_positive_int(value, name):
     """Return ``value`` as int if it is an integer >= 1, else raise a clear error."""
@@ -105,22 +118,39 @@ class TensorModel:
 
     # -- shared ---------------------------------------------------------------------
     def predict(self, cores, mode_indices):
-        """Model values at the given entries."""
-        return self.forward(cores, mode_indices)[0]
+        """Model values at the given entries (computed in chunks of :data:`CHUNK_SIZE`)."""
+        n = int(mode_indices[0].shape[0])
+        if n <= CHUNK_SIZE:
+            return self.forward(cores, mode_indices)[0]
+        parts = [self.forward(cores, [idx[s : s + CHUNK_SIZE] for idx in mode_indices])[0]
+                 for s in range(0, n, CHUNK_SIZE)]
+        return _concatenate(parts)
 
     def loss_and_grads(self, cores, batch):
         """Squared loss ``0.5 * mean((prediction - value)^2)`` and its gradients.
+
+        Observations are processed in chunks of :data:`CHUNK_SIZE`, so the temporary
+        memory of one evaluation is bounded whatever the number of observations.
 
         Returns
         -------
         loss : scalar array (same backend and device as the cores)
         grads : list of arrays, one per core
         """
-        pred, cache = self.forward(cores, batch.mode_indices)
-        residual = pred - batch.values
         n = len(batch)
-        loss = 0.5 * (residual * residual).sum() / n
-        grads = self.backward(cores, batch.mode_indices, cache, residual / n)
+        loss, grads = 0.0, None
+        for start in range(0, n, CHUNK_SIZE):
+            stop = min(start + CHUNK_SIZE, n)
+            mode_indices = [idx[start:stop] for idx in batch.mode_indices] if n > CHUNK_SIZE else batch.mode_indices
+            pred, cache = self.forward(cores, mode_indices)
+            residual = pred - (batch.values[start:stop] if n > CHUNK_SIZE else batch.values)
+            loss = loss + 0.5 * (residual * residual).sum() / n
+            chunk_grads = self.backward(cores, mode_indices, cache, residual / n)
+            if grads is None:
+                grads = chunk_grads
+            else:
+                for total, part in zip(grads, chunk_grads):
+                    total += part
         return loss, grads
 
     def check_cores(self, cores):

@@ -151,3 +151,18 @@ def test_rank_forms_and_core_checks():
     assert model.n_parameters() == 14
     with pytest.raises(ValueError, match="expected"):
         model.check_cores([np.ones((3, 2)), np.ones((4, 3))])
+
+
+@pytest.mark.parametrize("cls, shape, rank", CASES[1::3], ids=IDS[1::3])
+def test_chunked_evaluation_equals_one_chunk(cls, shape, rank, backend, monkeypatch):
+    import tensorly_das.models.base as base
+
+    model, cores_np, cores, idx, vals, batch = _setup(cls, shape, rank, backend, n=60)
+    loss, grads = model.loss_and_grads(cores, batch)
+    pred = model.predict(cores, batch.mode_indices)
+    monkeypatch.setattr(base, "CHUNK_SIZE", 7)  # 60 entries in 9 chunks
+    loss_c, grads_c = model.loss_and_grads(cores, batch)
+    np.testing.assert_allclose(float(loss_c), float(loss), rtol=1e-12)
+    for a, b in zip(grads_c, grads):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-11, atol=1e-14)
+    np.testing.assert_allclose(to_numpy(model.predict(cores, batch.mode_indices)), to_numpy(pred), rtol=1e-13)

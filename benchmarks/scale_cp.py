@@ -1,0 +1,87 @@
+"""Scale: a CP fit of a 1000 x 1000 x 1000 tensor (1e9 entries) from 1e7 observations.
+
+Run:  python benchmarks/scale_cp.py [--size 1000] [--nnz 10000000] [--rank 10] [--passes 3]
+      python benchmarks/scale_cp.py --sweep      (nnz = 1e5 ... 1e7 and rank = 5 ... 40, each in
+                                                  its own process, to show linear growth)
+
+Each measurement runs in a fresh process and reports seconds per full pass (plain Adam,
+full batch, default early stopping split) and the process's peak resident memory, which
+includes building the observations. The dense tensor would need 8 GB (float64) plus a mask;
+the dense peers cannot run at this size on the 24 GB machine with their temporaries.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def observations(size, nnz, rank, seed=0):
+    import tensorly_das as td
+    from tensorly_das.models import CPModel
+
+    rng = np.random.default_rng(seed)
+    total = size**3
+    flat = np.unique(rng.integers(0, total, size=int(nnz * 1.01) + 10))
+    flat = rng.permutation(flat)[:nnz]
+    idx = np.stack(np.unravel_index(flat, (size,) * 3), axis=1)
+    del flat
+    model = CPModel((size,) * 3, rank)
+    truth = model.init_cores(rng, 1.0)
+    values = model.predict(truth, [idx[:, n].copy() for n in range(3)])
+    values += 0.1 * rng.standard_normal(nnz)
+    return td.ObservedTensor(idx, values, (size,) * 3)
+
+
+def one(size, nnz, rank, passes):
+    import tensorly_das as td
+
+    obs = observations(size, nnz, rank)
+    t0 = time.perf_counter()
+    est = td.CPCompletion(rank=rank, method="das", max_iter=passes, random_state=0).fit(obs)
+    seconds = time.perf_counter() - t0
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    return {"size": size, "nnz": nnz, "rank": rank, "sec_per_pass": est.time_per_iter_,
+            "fit_seconds": seconds, "peak_gb": peak_gb, "val_rmse": est.best_val_rmse_}
+
+
+def in_subprocess(size, nnz, rank, passes):
+    cmd = [sys.executable, os.path.abspath(__file__), "--one", "--size", str(size), "--nnz", str(nnz),
+           "--rank", str(rank), "--passes", str(passes)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=1000)
+    parser.add_argument("--nnz", type=int, default=10_000_000)
+    parser.add_argument("--rank", type=int, default=10)
+    parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--sweep", action="store_true")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.size, args.nnz, args.rank, args.passes)))
+        return
+    if args.sweep:
+        runs = [(args.size, n, args.rank) for n in (100_000, 1_000_000, 3_000_000, 10_000_000)]
+        runs += [(args.size, 1_000_000, r) for r in (5, 20, 40)]
+    else:
+        runs = [(args.size, args.nnz, args.rank)]
+    print(f"CP completion, method das (defaults), full batch, {args.passes} passes, each run in its own process; "
+          "peak = the process's peak resident memory, data generation included")
+    print(f"{'shape':>16}{'nnz':>12}{'rank':>6}{'s/pass':>10}{'s/pass per 1e6 nnz':>20}{'peak GB':>9}")
+    for size, nnz, rank in runs:
+        r = in_subprocess(size, nnz, rank, args.passes)
+        print(f"{str((size,) * 3):>16}{nnz:>12,}{rank:>6}{r['sec_per_pass']:>10.2f}"
+              f"{r['sec_per_pass'] / nnz * 1e6:>20.3f}{r['peak_gb']:>9.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
