@@ -219,7 +219,7 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
             and (self.model_.shape, self.model_.rank) == (model.shape, model.rank)
         )
         t0 = time.perf_counter()
-        best = None
+        best, passes = None, 0
         for _ in range(1 if warm else self.n_init):
             cores = [to_backend(c, backend, self.device, dtype) for c in self._initial_cores(model, train, rng, reducer)]
             if reducer is not None:
@@ -250,6 +250,7 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
             except DivergenceError:
                 self._store(model, cores, obs, None)
                 raise
+            passes += result["n_iter"]
             score = result["best_val_rmse"] if val is not None else result["history"]["loss"][-1]
             if best is None or score < best[0]:
                 best = (score, cores, result, update)
@@ -258,7 +259,7 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
         self._update_signature_ = self._update_signature()
         self._store(model, cores, obs, result)
         self.fit_time_ = time.perf_counter() - t0
-        self.time_per_iter_ = self.fit_time_ / max(result["n_iter"], 1)
+        self.time_per_iter_ = self.fit_time_ / max(passes, 1)  # over all n_init starts
         self.train_rmse_ = float(rmse(model, cores, train_batch, reducer))
         return self
 
@@ -521,7 +522,7 @@ _DOC = """Tensor completion with a {title} model trained by Adam/SGD, optionally
     train_rmse_ : float
         RMSE on the entries used for training (excludes the validation part).
     fit_time_, time_per_iter_ : float
-        Seconds.
+        Seconds for the whole fit (all ``n_init`` starts) and per pass.
 
     Examples
     --------
