@@ -17,6 +17,7 @@ declare -A cmds=(
   [bench_torch_optim]="benchmarks/bench_torch_optim.py"
   [distributed_scaling]="benchmarks/distributed_scaling.py"
   [scale_cp]="benchmarks/scale_cp.py"
+  [real_data]="benchmarks/real_data.py"
   [scale_cp_sweep]="benchmarks/scale_cp.py --sweep"
 )
 names=("$@")
@@ -26,7 +27,7 @@ for name in "${names[@]}"; do
   {
     echo "# produced by: python ${cmds[$name]}"
     echo "# code at commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- tensorly_das benchmarks || echo ' plus uncommitted changes'), $(date -u +%Y-%m-%d), $(nproc) CPUs"
-    python ${cmds[$name]} 2>&1 | grep -v '^WARNING:root:'
+    python -W ignore ${cmds[$name]} 2>&1 | grep -v '^WARNING:root:'
   } > "$out/$name.txt.tmp"
   mv "$out/$name.txt.tmp" "$out/$name.txt"
 done
