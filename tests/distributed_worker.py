@@ -45,6 +45,9 @@ def main(out):
                           random_state=0).fit(obs)
     results["early_stopping"] = {"n_iter": est.n_iter_, "best_iter": est.best_iter_,
                                  "val": est.history_["val_rmse"][-5:]}
+    # a progress bar on rank 0 only
+    td.CPCompletion(rank=3, distributed=True, backend="pytorch", max_iter=5, verbose=True,
+                    early_stopping=False, random_state=0).fit(obs)
     # ranks that disagree, and an empty shard, get a clear error on every rank
     for case, kwargs, data in (
         ("disagree", {"rank": 2 + rank}, obs),

@@ -29,6 +29,7 @@ def two_rank_run(tmp_path_factory):
            "-m", "tests.distributed_worker", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=root)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (out / "stderr.txt").write_text(proc.stderr)
     return out
 
 
@@ -48,6 +49,11 @@ def test_early_stopping_agrees_across_ranks(two_rank_run):
     results = [json.loads((two_rank_run / f"results-rank{r}.json").read_text()) for r in range(2)]
     assert results[0]["early_stopping"] == results[1]["early_stopping"]
     assert results[0]["early_stopping"]["n_iter"] < 300
+
+
+def test_progress_bar_on_rank_zero_only(two_rank_run):
+    stderr = (two_rank_run / "stderr.txt").read_text()
+    assert stderr.count("fit: 100%") == 1
 
 
 def test_disagreement_and_empty_shard_raise_on_every_rank(two_rank_run):
