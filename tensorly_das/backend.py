@@ -175,8 +175,3 @@ def all_finite(arrays):
 
         return bool(torch.stack([torch.isfinite(a).all() for a in arrays]).all())
     return all(bool(np.isfinite(a).all()) for a in arrays)
-
-
-def to_float(x):
-    """A Python float from a scalar array of any backend (a host sync)."""
-    return float(x.item()) if hasattr(x, "item") else float(x)

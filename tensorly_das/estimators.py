@@ -12,7 +12,7 @@ from .backend import backend_of, check_backend, check_dtype, to_backend, to_nump
 from .fit import DivergenceError, fit_cores, rmse
 from .metrics import r2_score
 from .models import Batch, CPModel, TRModel, TTModel, TuckerModel
-from .observed import ObservedTensor, as_index_array, check_dense_size
+from .observed import ObservedTensor, as_index_array, check_dense_size, check_index_range
 from .updates import ALPHA_SCHEDULES, METHODS, make_base_step, make_update
 
 #: Observations predicted per chunk in :meth:`predict` (bounds temporary memory).
@@ -157,10 +157,9 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
             raise ValueError(f"the data have shape {obs.shape} but shape={tuple(self.shape)} was given")
         return obs
 
-    def _initial_cores(self, model, train, rng, reducer=None):
-        if self.warm_start and hasattr(self, "cores_") and self.model_.shape == model.shape:
-            if self.model_.rank == model.rank:
-                return [np.array(to_numpy(c), dtype=np.float64) for c in self.cores_]
+    def _initial_cores(self, model, train, rng, reducer=None, warm=False):
+        if warm:  # continue from the fitted cores
+            return [np.array(to_numpy(c), dtype=np.float64) for c in self.cores_]
         if isinstance(self.init, str):
             _check_choice(self.init, "init", ("random",))
             sum_sq, count = float(np.sum(train.values**2)), train.nnz
@@ -212,16 +211,18 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
             reducer.check_agreement(self._signature(obs.shape))
         train_batch = self._batch(train, backend, dtype)
         val_batch = self._batch(val, backend, dtype) if val is not None else None
-        warm = (
+        # warm start: continue from the fitted cores (also those restored after a divergence);
+        # history and optimizer state continue too when a fit completed
+        warm_cores = (
             self.warm_start
-            and hasattr(self, "history_")
             and getattr(self, "model_", None) is not None
             and (self.model_.shape, self.model_.rank) == (model.shape, model.rank)
         )
+        warm = warm_cores and hasattr(self, "history_")
         t0 = time.perf_counter()
         best, passes = None, 0
-        for _ in range(1 if warm else self.n_init):
-            cores = [to_backend(c, backend, self.device, dtype) for c in self._initial_cores(model, train, rng, reducer)]
+        for _ in range(1 if warm_cores else self.n_init):
+            cores = [to_backend(c, backend, self.device, dtype) for c in self._initial_cores(model, train, rng, reducer, warm_cores)]
             if reducer is not None:
                 reducer.broadcast_(cores)  # every rank starts from rank 0's cores
             if warm and getattr(self, "update_", None) is not None and self._update_signature_ == self._update_signature():
@@ -346,13 +347,7 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
                 f"indices have {indices.shape[1]} columns but the fitted tensor has "
                 f"{len(self.shape_)} modes"
             )
-        bad = (indices < 0) | (indices >= np.asarray(self.shape_))
-        if bad.any():
-            row, mode = (int(v) for v in np.argwhere(bad)[0])
-            raise ValueError(
-                f"index out of range: row {row} has index {int(indices[row, mode])} in mode "
-                f"{mode}, whose size is {self.shape_[mode]}"
-            )
+        check_index_range(indices, self.shape_)
         return indices
 
     def predict(self, X):

@@ -132,13 +132,7 @@ class ObservedTensor:
         if shape is None:
             shape = tuple(int(m) + 1 for m in indices.max(axis=0))
         shape = _as_shape(shape, ndim=indices.shape[1])
-        too_big = indices >= np.asarray(shape)
-        if too_big.any():
-            row, mode = (int(v) for v in np.argwhere(too_big)[0])
-            raise ValueError(
-                f"index out of range: row {row} has index {int(indices[row, mode])} in mode "
-                f"{mode}, whose size is {shape[mode]}"
-            )
+        check_index_range(indices, shape)
         if duplicates not in ("error", "mean"):
             raise ValueError(f"duplicates must be 'error' or 'mean', got {duplicates!r}")
         indices, values = self._handle_duplicates(indices, values, shape, duplicates)
@@ -305,6 +299,17 @@ class ObservedTensor:
         out = np.full(self.shape, fill_value, dtype=np.float64)
         out[tuple(self.indices.T)] = self.values
         return out
+
+
+def check_index_range(indices, shape):
+    """Raise a clear ValueError naming the first index outside ``0 <= index < shape``."""
+    bad = (indices < 0) | (indices >= np.asarray(shape))
+    if bad.any():
+        row, mode = (int(v) for v in np.argwhere(bad)[0])
+        raise ValueError(
+            f"index out of range: row {row} has index {int(indices[row, mode])} in mode "
+            f"{mode}, whose size is {shape[mode]}"
+        )
 
 
 def check_dense_size(shape, limit=MAX_DENSE_SIZE):

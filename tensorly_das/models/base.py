@@ -141,9 +141,9 @@ class TensorModel:
         loss, grads = 0.0, None
         for start in range(0, n, CHUNK_SIZE):
             stop = min(start + CHUNK_SIZE, n)
-            mode_indices = [idx[start:stop] for idx in batch.mode_indices] if n > CHUNK_SIZE else batch.mode_indices
+            mode_indices = [idx[start:stop] for idx in batch.mode_indices]  # views, no copies
             pred, cache = self.forward(cores, mode_indices)
-            residual = pred - (batch.values[start:stop] if n > CHUNK_SIZE else batch.values)
+            residual = pred - batch.values[start:stop]
             loss = loss + 0.5 * (residual * residual).sum() / n
             chunk_grads = self.backward(cores, mode_indices, cache, residual / n)
             if grads is None:
