@@ -1,6 +1,6 @@
 """Seconds per training step of SGD, SAM and DAS on tensorized networks of growing width.
 
-Run:  python benchmarks/bench_torch_optim.py [--repeats 30]
+Run:  python -m benchmarks.bench_torch_optim [--repeats 30]
 
 Each network is two TT layers (width = side^2, TT rank 8) and a linear head, on random data
 (batch 256). A step is zero_grad, forward, backward and the update. The optimizers are timed

@@ -1,6 +1,6 @@
 """Cost of one plain, SAM and DAS step, and of the sparse gradient, measured in one run.
 
-Run:  python benchmarks/bench_updates.py [--nnz 1000000] [--rank 10] [--backend numpy pytorch]
+Run:  python -m benchmarks.bench_updates [--nnz 1000000] [--rank 10] [--backend numpy pytorch]
 
 Prints one table per backend. Ratios are what to read (machines are noisy):
   DAS / plain  target <= 1.05      SAM / plain  expected about 2

@@ -1,6 +1,6 @@
 """Held-out R^2 on the COVID-19 completion splits as SAM's rho and DAS's alpha grow.
 
-Run:  python benchmarks/covid_cp_strength.py [--rank 3] [--seeds 3]
+Run:  python -m benchmarks.covid_cp_strength [--rank 3] [--seeds 3]
 
 30% of the serology tensor observed, 70% held out (3 random splits), CP, Adam, default
 early stopping. Prints mean +/- std of held-out R^2 and seconds per fit for each setting.

@@ -1,6 +1,6 @@
 """How often does a CP completion fit from a random start end in a poor local solution?
 
-Run:  python benchmarks/cp_swamps.py [--starts 16]
+Run:  python -m benchmarks.cp_swamps [--starts 16]
 
 A rank-3 CP tensor (Gaussian factors) of shape 20 x 18 x 16, 30% of entries observed
 without noise; 20% of those held out for scoring. Each method is fitted from the same

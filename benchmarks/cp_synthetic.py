@@ -1,6 +1,6 @@
 """CP completion quality on a synthetic tensor, against the usual alternatives.
 
-Run:  python benchmarks/cp_synthetic.py [--seeds 3] [--size 100] [--rank 5] [--observed 0.05] [--noise 0.1]
+Run:  python -m benchmarks.cp_synthetic [--seeds 3] [--size 100] [--rank 5] [--observed 0.05] [--noise 0.1]
 
 Problem: a rank-5 tensor from ``tensorly.random.random_cp`` (size^3), ``observed`` of its
 entries observed with Gaussian noise of relative level ``noise``
@@ -13,13 +13,13 @@ masked ``parafac`` (dense EM imputation), when those are installed.
 """
 
 import argparse
-import time
 
 import numpy as np
 import tensorly as tl
 from tensorly.random import random_cp
 
 import tensorly_das as td
+from benchmarks import peers
 
 
 def make_problem(size, rank, observed, noise, seed, n_heldout=200_000):
@@ -39,47 +39,8 @@ def make_problem(size, rank, observed, noise, seed, n_heldout=200_000):
 
 
 def ours(method, **params):
-    def run(obs, rank, seed):
-        est = td.CPCompletion(rank=rank, method=method, random_state=seed, **params).fit(obs)
-        return est.predict, est.n_iter_
-
-    return run
-
-
-def gcp_lbfgsb(obs, rank, seed):
-    import pyttb as ttb
-    from pyttb.gcp.handles import Objectives
-    from pyttb.gcp.optimizers import LBFGSB
-
-    dense = np.zeros(obs.shape)
-    dense[tuple(obs.indices.T)] = obs.values
-    mask = np.zeros(obs.shape)
-    mask[tuple(obs.indices.T)] = 1.0
-    np.random.seed(seed)
-    model, _, info = ttb.gcp_opt(ttb.tensor(dense), rank, Objectives.GAUSSIAN, LBFGSB(),
-                                 mask=ttb.tensor(mask), printitn=0)
-    full = model.full().data
-    return (lambda idx: full[tuple(np.asarray(idx).T)]), info.get("nit", -1) if isinstance(info, dict) else -1
-
-
-def tensorly_masked_parafac(obs, rank, seed):
-    from tensorly.decomposition import parafac
-
-    dense = np.zeros(obs.shape)
-    dense[tuple(obs.indices.T)] = obs.values
-    mask = np.zeros(obs.shape, dtype=bool)
-    mask[tuple(obs.indices.T)] = True
-    cp = parafac(dense, rank, mask=mask, init="random", random_state=seed, n_iter_max=500, tol=1e-8)
-    full = tl.cp_to_tensor(cp)
-    return (lambda idx: full[tuple(np.asarray(idx).T)]), -1
-
-
-def available(module):
-    try:
-        __import__(module)
-        return True
-    except ImportError:
-        return False
+    fit = peers.ours("cp", method=method, **params)
+    return lambda obs, rank, seed: fit(obs, (rank, 0.0), seed)
 
 
 def main():
@@ -101,18 +62,16 @@ def main():
         "tensorly_das plain, 3% validation": ours("plain", validation_fraction=0.03),
     }
     if not args.no_peers:
-        if available("pyttb"):
-            runners["pyttb gcp_opt L-BFGS-B"] = gcp_lbfgsb
-        runners["tensorly masked parafac"] = tensorly_masked_parafac
+        if peers.available("pyttb"):
+            runners["pyttb gcp_opt L-BFGS-B"] = peers.gcp
+        runners["tensorly masked parafac"] = peers.masked_parafac
 
     results = {name: [] for name in runners}
     for seed in range(args.seeds):
         obs, held_idx, held_truth = make_problem(args.size, args.rank, args.observed, args.noise, seed)
         for name, run in runners.items():
-            t0 = time.perf_counter()
-            predict, iters = run(obs, args.rank, seed)
-            seconds = time.perf_counter() - t0
-            results[name].append((td.nrmse(held_truth, predict(held_idx)), seconds, iters))
+            predict, seconds, _ = peers.measure(run, obs, args.rank, seed)
+            results[name].append((td.nrmse(held_truth, predict(held_idx)), seconds))
 
     print(f"CP rank {args.rank}, shape {(args.size,) * 3}, {args.observed:.0%} observed, "
           f"{args.noise:.0%} noise, seeds 0..{args.seeds - 1}")

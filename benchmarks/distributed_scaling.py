@@ -1,6 +1,6 @@
 """Seconds per pass of a data-parallel CP fit with 1 and 2 gloo processes on this machine.
 
-Run:  python benchmarks/distributed_scaling.py [--nnz 2000000] [--rank 10] [--iters 20]
+Run:  python -m benchmarks.distributed_scaling [--nnz 2000000] [--rank 10] [--iters 20]
 
 Launches ``torchrun --standalone --nproc_per_node P`` for P = 1 and 2 (1 torch thread per
 process), each rank fitting its shard of the same observations of a 300^3 CP tensor

@@ -1,6 +1,6 @@
 """The paper's network experiments in miniature, on scikit-learn's digits (ships offline).
 
-Run:  python benchmarks/nn_digits.py [--seeds 3] [--experiment noise compress peft]
+Run:  python -m benchmarks.nn_digits [--seeds 3] [--experiment noise compress peft]
 
 noise     TT-layer MLP trained on digits whose training labels are 40/60/80% symmetrically
           corrupted; test accuracy on clean labels (the paper's Table 2 in miniature).

@@ -1,6 +1,6 @@
 """The paper's Tucker completion experiment on the COVID-19 serology tensor, reported honestly.
 
-Run:  python benchmarks/paper_covid_tucker.py [--iters 50000] [--seeds 3] [--part published recommended]
+Run:  python -m benchmarks.paper_covid_tucker [--iters 50000] [--seeds 3] [--part published recommended]
 
 Data: the 438 x 6 x 11 serology tensor shipped with TensorLy, 30% of entries observed and
 70% held out (3 random splits). Two parts:

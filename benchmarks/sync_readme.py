@@ -1,6 +1,6 @@
 """Copy saved benchmark outputs (docs/results/NAME.txt) into the README's marked blocks.
 
-Run:  python benchmarks/sync_readme.py
+Run:  python -m benchmarks.sync_readme
 
 A block in README.md looks like::
 

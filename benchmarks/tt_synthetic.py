@@ -1,6 +1,6 @@
 """Tensor-Train completion of a synthetic TT tensor, against tntorch's ``optimize``.
 
-Run:  python benchmarks/tt_synthetic.py [--seeds 5] [--size 12] [--order 5] [--rank 3]
+Run:  python -m benchmarks.tt_synthetic [--seeds 5] [--size 12] [--order 5] [--rank 3]
 
 Problem: a TT tensor of rank 3 and shape 12^5 with Gaussian cores; 5% of its entries observed
 with 5% relative Gaussian noise. Reported: NRMSE against the noiseless tensor on 50,000
@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 import tensorly_das as td
+from benchmarks import peers
 from tensorly_das.models import TTModel
 
 
@@ -46,22 +47,6 @@ def ours(**params):
     return run
 
 
-def tntorch_optimize(obs, rank, seed):
-    import tntorch as tn
-    import torch
-
-    torch.manual_seed(seed)
-    t = tn.rand(obs.shape, ranks_tt=rank, requires_grad=True)
-    idx = torch.as_tensor(obs.indices)
-    values = torch.as_tensor(obs.values)
-
-    def loss(t):
-        return tn.relative_error(values, t[idx]) ** 2
-
-    tn.optimize(t, loss, verbose=False)
-    return lambda held: np.asarray(t[torch.as_tensor(held)].torch().detach())
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
@@ -79,11 +64,9 @@ def main():
                                              das_rebalance=True),
         "plain lr 0.05, n_init=3": ours(method="plain", n_init=3),
     }
-    try:
-        import tntorch  # noqa: F401
-
-        runners["tntorch optimize (defaults)"] = tntorch_optimize
-    except ImportError:
+    if peers.available("tntorch"):
+        runners["tntorch optimize (defaults)"] = peers.tntorch_tt
+    else:
         print("tntorch not installed: its row is skipped")
     results = {name: [] for name in runners}
     for seed in range(args.seeds):

@@ -5,7 +5,6 @@ import os
 import sys
 import tempfile
 import time
-import zipfile
 
 import numpy as np
 
@@ -86,7 +85,9 @@ def read_observations(path):
                 arrays = {k: data[k] for k in data.files}
         else:
             arrays = {"dense": np.load(path, allow_pickle=False)}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+    except Exception as err:  # noqa: BLE001
+        # untrusted bytes: numpy, zipfile, zlib and numpy's header parser raise many types
+        # (ValueError, BadZipFile, zlib.error, TokenError, ...); all mean "cannot read" here
         raise CLIError(f"{path}: cannot read the file ({type(err).__name__}: {err})") from None
     try:
         if "dense" in arrays:
@@ -95,10 +96,17 @@ def read_observations(path):
         if missing:
             raise CLIError(f"{path}: the .npz file lacks the array(s) {missing}; it needs "
                            "'indices' (n, N), 'values' (n,) and optionally 'shape' (N,)")
-        shape = tuple(int(s) for s in np.ravel(arrays["shape"])) if "shape" in arrays else None
+        shape = _shape_array(path, arrays["shape"]) if "shape" in arrays else None
         return ObservedTensor(arrays["indices"], arrays["values"], shape=shape), False
     except (ValueError, TypeError) as err:
         raise CLIError(f"{path}: {err}") from None
+
+
+def _shape_array(path, shape):
+    if shape.ndim != 1 or shape.dtype.kind not in "iu":
+        raise CLIError(f"{path}: 'shape' must be a 1-D integer array, got dtype {shape.dtype} and "
+                       f"shape {shape.shape}")
+    return tuple(int(s) for s in shape)
 
 
 def write_npz_atomic(path, force=False, **arrays):

@@ -1,8 +1,10 @@
 """scikit-learn style completion estimators: thin classes that wire observations,
 a model, an update rule and the fit loop together."""
 
+import io
 import numbers
 import time
+import warnings
 
 import numpy as np
 import tensorly as tl
@@ -35,6 +37,18 @@ def _check_number(value, name, low=None, high=None, low_open=False, integer=Fals
         raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
     if high is not None and value > high:
         raise ValueError(f"{name} must be <= {high}, got {value!r}")
+
+
+def _check_flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+def _check_random_state(value):
+    if value is None or isinstance(value, (np.random.Generator, np.random.SeedSequence)):
+        return
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
+        raise TypeError(f"random_state must be None, a non-negative int or a numpy Generator, got {value!r}")
 
 
 def _check_choice(value, name, choices):
@@ -110,6 +124,40 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
     #: Model class built in :meth:`fit`; set by each subclass.
     _model_class = None
 
+    # ------------------------------------------------------------------ pickling
+    #: fitted attributes that may hold torch tensors (on any device)
+    _TENSOR_STATE = ("cores_", "decomposition_", "update_")
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: the estimator itself keeps its tensors
+        if state.get("backend_") == "pytorch":
+            import torch
+
+            # torch's own format, so a CUDA fit can be mapped to the CPU when unpickled
+            buffer = io.BytesIO()
+            torch.save({k: state.pop(k) for k in self._TENSOR_STATE if k in state}, buffer)
+            state["_torch_state"] = buffer.getvalue()
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        tensors = state.pop("_torch_state", None)
+        if tensors is not None:
+            import torch
+
+            device = str(state.get("device_", "cpu"))
+            map_location = None
+            if device.startswith("cuda") and not torch.cuda.is_available():
+                warnings.warn(
+                    f"this {type(self).__name__} was fitted on {device}, which this machine lacks; "
+                    "its state is loaded on the CPU (use set_params(device='cpu') to keep training)",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                map_location, state["device_"] = "cpu", "cpu"
+            state.update(torch.load(io.BytesIO(tensors), map_location=map_location, weights_only=False))
+        super().__setstate__(state)
+
     # ------------------------------------------------------------------ validation
     def _validate_params(self):
         _check_choice(self.method, "method", METHODS)
@@ -129,6 +177,11 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
         _check_number(self.validation_fraction, "validation_fraction", low=0, high=0.9, low_open=True)
         if self.batch_size is not None:
             _check_number(self.batch_size, "batch_size", low=1, integer=True)
+        for flag in ("early_stopping", "warm_start", "sam_adaptive", "das_rebalance", "distributed"):
+            _check_flag(getattr(self, flag), flag)
+        if not isinstance(self.verbose, (bool, np.bool_)):
+            _check_number(self.verbose, "verbose", low=0, integer=True)
+        _check_random_state(self.random_state)
         backend = check_backend(self.backend)
         dtype = check_dtype(self.dtype)
         if backend == "pytorch" and str(self.device).startswith("cuda"):
@@ -385,6 +438,7 @@ class BaseCompletion(RegressorMixin, BaseEstimator):
         -------
         r2 : float
         """
+        self._check_fitted()
         if isinstance(X, ObservedTensor):
             if y is not None:
                 raise ValueError("pass y only with an index array, not with an ObservedTensor")

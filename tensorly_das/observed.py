@@ -33,13 +33,25 @@ def _as_shape(shape, ndim=None):
     return tuple(int(d) for d in shape)
 
 
+def _as_numeric_array(data, name, want):
+    """NumPy copy-free view of ``data``, refusing ragged input and non-numeric dtypes."""
+    try:
+        arr = to_numpy(data)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{name} must be a rectangular array of {want}, got a ragged or malformed sequence "
+                         f"({err})") from None
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise TypeError(f"{name} must be {want}, got dtype {arr.dtype}")
+    if arr.dtype.kind == "b":
+        raise TypeError(f"{name} must be {want}, got a boolean array")
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} must be {want}, got complex values")
+    return arr
+
+
 def as_index_array(indices):
     """Validate and copy an (n, N) integer index array (no range checks)."""
-    arr = to_numpy(indices)
-    if arr.dtype == object or arr.dtype.kind in "USV":
-        raise TypeError(f"indices must be integers, got dtype {arr.dtype}")
-    if arr.dtype.kind == "b":
-        raise TypeError("indices must be integers, got a boolean array")
+    arr = _as_numeric_array(indices, "indices", "integers")
     if arr.ndim != 2:
         raise ValueError(
             f"indices must be a 2-D array of shape (n_observed, n_modes), got ndim={arr.ndim}"
@@ -49,17 +61,13 @@ def as_index_array(indices):
             raise TypeError("indices must be integers, got non-integer floating values")
     elif arr.dtype.kind not in "iu":
         raise TypeError(f"indices must be integers, got dtype {arr.dtype}")
+    if arr.size and arr.dtype.kind in "uf" and arr.max().item() > 2**62:
+        raise ValueError(f"index out of range: {arr.max()} is beyond any tensor's size")
     return np.array(arr, dtype=np.int64, copy=True)
 
 
 def _as_values(values):
-    arr = to_numpy(values)
-    if arr.dtype == object or arr.dtype.kind in "USV":
-        raise TypeError(f"values must be real numbers, got dtype {arr.dtype}")
-    if arr.dtype.kind == "b":
-        raise TypeError("values must be real numbers, got a boolean array")
-    if arr.dtype.kind == "c":
-        raise TypeError("values must be real numbers, got complex values")
+    arr = _as_numeric_array(values, "values", "real numbers")
     if arr.ndim != 1:
         raise ValueError(f"values must be a 1-D array, got ndim={arr.ndim}")
     arr = np.array(arr, dtype=np.float64, copy=True)
@@ -179,9 +187,7 @@ class ObservedTensor:
         -------
         ObservedTensor
         """
-        X = to_numpy(X)
-        if X.dtype == object or X.dtype.kind in "USVbc":
-            raise TypeError(f"X must hold real numbers, got dtype {X.dtype}")
+        X = _as_numeric_array(X, "X", "real numbers")
         if X.ndim < 1 or X.size == 0:
             raise ValueError(f"X must be a non-empty array, got shape {X.shape}")
         if mask is None:

@@ -1,0 +1,374 @@
+"""Hostile inputs, divergence, persistence and determinism, for every estimator and backend.
+
+The battery is a table: each case builds its inputs, names the exception type and the words
+its message must contain, and runs against CP, Tucker, TT and TR on NumPy and torch. Every
+case also checks that the caller's arrays are untouched and that nothing was fitted.
+"""
+
+import copy
+import io
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+import tensorly_das as td
+
+from .conftest import BACKENDS, HAS_CUDA, low_rank_problem, requires_torch
+
+SHAPE = (4, 5, 6)
+#: estimator class and a valid rank for a 3-way tensor of SHAPE
+ESTIMATORS = {
+    "cp": (td.CPCompletion, 2),
+    "tucker": (td.TuckerCompletion, (2, 2, 2)),
+    "tt": (td.TTCompletion, (1, 2, 2, 1)),
+    "tr": (td.TRCompletion, (2, 2, 2, 2)),
+}
+#: a rank of the right type but an impossible size or form, per model
+IMPOSSIBLE_RANKS = {
+    "cp": [(2, 2, 2)],  # CP takes one int
+    "tucker": [(5, 2, 2), (2, 2)],  # larger than mode 0 (size 4); wrong length
+    "tt": [(2, 2, 2, 2), (1, 2, 1)],  # end ranks must be 1; wrong length
+    "tr": [(2, 2, 2, 3), (2, 2)],  # ends must be equal; wrong length
+}
+
+
+def _idx():
+    return np.array([[0, 0, 0], [1, 2, 3], [3, 4, 5], [2, 1, 0], [3, 0, 5], [0, 4, 1]])
+
+
+def _val():
+    return np.array([0.5, -1.0, 2.0, 1.5, 0.25, -0.75])
+
+
+def _dense():
+    X = np.full(SHAPE, np.nan)
+    X[tuple(_idx().T)] = _val()
+    return X
+
+
+def _coo(**changes):
+    """fit arguments (X=indices, y=values) with some replaced."""
+    return {"X": _idx(), "y": _val(), **changes}
+
+
+def _with(array, position, value, dtype=None):
+    out = np.array(array, dtype=dtype)
+    out[position] = value
+    return out
+
+
+# id: (fit arguments, estimator parameters, exception type, words in the message)
+FIT_CASES = {
+    # values
+    "value-nan": (_coo(y=_with(_val(), 1, np.nan)), {}, ValueError, "finite"),
+    "value-inf": (_coo(y=_with(_val(), 2, np.inf)), {}, ValueError, "finite"),
+    "value-neg-inf": (_coo(y=_with(_val(), 0, -np.inf)), {}, ValueError, "finite"),
+    "values-object": (_coo(y=np.array([1, 2, 3, 4, 5, "a"], dtype=object)), {}, TypeError, "real numbers"),
+    "values-str": (_coo(y=np.array(list("123456"))), {}, TypeError, "real numbers"),
+    "values-bool": (_coo(y=np.ones(6, bool)), {}, TypeError, "boolean"),
+    "values-complex": (_coo(y=_val() + 1j), {}, TypeError, "complex"),
+    "values-2d": (_coo(y=_val()[:, None]), {}, ValueError, "1-D"),
+    "length-mismatch": (_coo(y=_val()[:4]), {}, ValueError, "6 rows but values have 4"),
+    # indices
+    "index-negative": (_coo(X=_with(_idx(), (1, 0), -1)), {}, ValueError, "non-negative"),
+    "index-out-of-range": (_coo(), {"shape": (3, 5, 6)}, ValueError, "out of range"),
+    "index-fractional": (_coo(X=_idx() + 0.5), {}, TypeError, "integers"),
+    "index-nan": (_coo(X=_with(_idx(), (0, 0), np.nan, float)), {}, TypeError, "integers"),
+    "index-1d": (_coo(X=np.arange(6)), {}, ValueError, "2-D"),
+    "index-3d": (_coo(X=_idx()[None]), {}, ValueError, "2-D"),
+    "index-bool": (_coo(X=_idx() > 0), {}, TypeError, "boolean"),
+    "index-str": (_coo(X=_idx().astype(str)), {}, TypeError, "integers"),
+    "index-object": (_coo(X=_idx().astype(object)), {}, TypeError, "integers"),
+    "index-complex": (_coo(X=_idx() + 0j), {}, TypeError, "complex"),
+    "index-ragged": (_coo(X=[[0, 0, 0], [1, 2]], y=[1.0, 2.0]), {}, ValueError, "ragged"),
+    "duplicate-entries": (_coo(X=_with(_idx(), 1, [0, 0, 0])), {}, ValueError, "duplicate"),
+    "shape-fewer-modes": (_coo(), {"shape": (4, 5)}, ValueError, "3 columns"),
+    "shape-zero-mode": (_coo(), {"shape": (4, 0, 6)}, ValueError, ">= 1"),
+    "shape-not-integers": (_coo(), {"shape": (4, 5, 6.5)}, TypeError, "integers"),
+    # empty data
+    "empty-coordinates": (_coo(X=np.zeros((0, 3), int), y=np.zeros(0)), {"shape": SHAPE}, ValueError, "no observed"),
+    "empty-dense": ({"X": np.zeros((0, 5, 6))}, {}, ValueError, "non-empty"),
+    "all-missing-dense": ({"X": np.full(SHAPE, np.nan)}, {}, ValueError, "no observed"),
+    "all-false-mask": ({"X": np.ones(SHAPE), "mask": np.zeros(SHAPE, bool)}, {}, ValueError, "no observed"),
+    "single-entry-early-stopping": (_coo(X=_idx()[:1], y=_val()[:1]), {"shape": SHAPE}, ValueError, "early_stopping"),
+    "X-none": ({"X": None}, {}, ValueError, "X=None"),
+    "X-scalar": ({"X": 3.0}, {}, ValueError, "non-empty"),
+    # dense arrays
+    "dense-order-1": ({"X": np.array([1.0, np.nan, 2.0])}, {}, ValueError, "order >= 2"),
+    "dense-inf": ({"X": _with(_dense(), (0, 0, 0), np.inf)}, {}, ValueError, "inf"),
+    "dense-str": ({"X": np.full(SHAPE, "a")}, {}, TypeError, "real numbers"),
+    "dense-bool": ({"X": np.ones(SHAPE, bool)}, {}, TypeError, "boolean"),
+    "dense-complex": ({"X": np.ones(SHAPE, complex)}, {}, TypeError, "complex"),
+    "dense-ragged": ({"X": [[1.0, 2.0], [3.0]]}, {}, ValueError, "ragged"),
+    "mask-wrong-shape": ({"X": np.ones(SHAPE), "mask": np.ones((4, 5), bool)}, {}, ValueError, "mask has shape"),
+    "mask-not-bool": ({"X": np.ones(SHAPE), "mask": np.ones(SHAPE)}, {}, TypeError, "boolean"),
+    "mask-with-nan-observed": ({"X": _dense(), "mask": np.ones(SHAPE, bool)}, {}, ValueError, "finite"),
+    # ranks
+    "rank-str": (_coo(), {"rank": "2"}, TypeError, "rank"),
+    "rank-float": (_coo(), {"rank": 2.5}, TypeError, "rank"),
+    "rank-bool": (_coo(), {"rank": True}, TypeError, "rank"),
+    "rank-zero": (_coo(), {"rank": 0}, ValueError, ">= 1"),
+    "rank-negative": (_coo(), {"rank": -3}, ValueError, ">= 1"),
+    "rank-none": (_coo(), {"rank": None}, TypeError, "rank"),
+    # parameters: unknown names, wrong types, impossible values
+    "unknown-method": (_coo(), {"method": "adam"}, ValueError, "method must be one of"),
+    "unknown-solver": (_coo(), {"solver": "lbfgs"}, ValueError, "solver must be one of"),
+    "unknown-backend": (_coo(), {"backend": "jax"}, ValueError, "backend"),
+    "unknown-init": (_coo(), {"init": "svd"}, ValueError, "init"),
+    "unknown-alpha-schedule": (_coo(), {"alpha_schedule": "step"}, ValueError, "alpha_schedule"),
+    "unknown-das-denominator": (_coo(), {"das_denominator": "cube"}, ValueError, "das_denominator"),
+    "unknown-das-deviation": (_coo(), {"das_deviation": "abs"}, ValueError, "das_deviation"),
+    "unknown-dtype": (_coo(), {"dtype": "float16"}, ValueError, "dtype"),
+    "lr-negative": (_coo(), {"lr": -0.1}, ValueError, "lr must be >"),
+    "lr-inf": (_coo(), {"lr": np.inf}, ValueError, "lr must be finite"),
+    "alpha-nan": (_coo(), {"alpha": np.nan}, ValueError, "alpha must be finite"),
+    "max-iter-float": (_coo(), {"max_iter": 2.5}, TypeError, "max_iter"),
+    "tol-negative": (_coo(), {"tol": -1.0}, ValueError, "tol"),
+    "validation-fraction-zero": (_coo(), {"validation_fraction": 0.0}, ValueError, "validation_fraction"),
+    "batch-size-zero": (_coo(), {"batch_size": 0}, ValueError, "batch_size"),
+    "n-init-zero": (_coo(), {"n_init": 0}, ValueError, "n_init"),
+    "l2-reg-negative": (_coo(), {"l2_reg": -1e-3}, ValueError, "l2_reg"),
+    "das-max-scale-too-big": (_coo(), {"das_max_scale": 2.0}, ValueError, "das_max_scale"),
+    "flag-not-bool": (_coo(), {"early_stopping": "yes"}, TypeError, "early_stopping must be True or False"),
+    "random-state-str": (_coo(), {"random_state": "seed"}, TypeError, "random_state"),
+    "init-wrong-shapes": (_coo(), {"init": [np.ones((2, 2))]}, ValueError, "initial"),
+}
+
+
+def _fit_case_ids():
+    return [(case, model) for case in FIT_CASES for model in ESTIMATORS]
+
+
+def _snapshot(args):
+    return copy.deepcopy(args)
+
+
+def _assert_unchanged(before, after):
+    assert before.keys() == after.keys()
+    for key in before:
+        a, b = before[key], after[key]
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            assert np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"), f"{key} was modified"
+        else:
+            assert a == b or (a is None and b is None), f"{key} was modified"
+
+
+def test_battery_has_at_least_forty_cases():
+    assert len(FIT_CASES) >= 40
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case, model", _fit_case_ids())
+def test_hostile_fit_input_is_refused_clearly(case, model, backend):
+    args, params, exc, words = FIT_CASES[case]
+    cls, rank = ESTIMATORS[model]
+    args = {k: (np.copy(v) if isinstance(v, np.ndarray) else copy.deepcopy(v)) for k, v in args.items()}
+    before = _snapshot(args)
+    est = cls(**{"rank": rank, "max_iter": 3, "backend": backend, "random_state": 0, **params})
+    with pytest.raises(exc, match=words):
+        est.fit(args["X"], args.get("y"), mask=args.get("mask"))
+    assert not hasattr(est, "cores_"), "a refused fit must not leave a fitted state"
+    _assert_unchanged(before, args)
+
+
+@pytest.mark.parametrize("model", list(ESTIMATORS))
+def test_impossible_ranks_are_refused(model):
+    cls, _ = ESTIMATORS[model]
+    for rank in IMPOSSIBLE_RANKS[model]:
+        with pytest.raises((ValueError, TypeError), match="rank"):
+            cls(rank=rank, max_iter=2).fit(_idx(), _val())
+
+
+def test_caller_arrays_are_not_mutated_by_any_estimator(backend):
+    X = _dense()
+    mask = ~np.isnan(X)
+    idx, val = _idx(), _val()
+    saved = [a.copy() for a in (X, mask, idx, val)]
+    for cls, rank in ESTIMATORS.values():
+        kw = {"rank": rank, "max_iter": 5, "backend": backend, "random_state": 0}
+        cls(**kw).fit(X)
+        est = cls(**kw).fit(np.nan_to_num(X), mask=mask)
+        cls(**kw).fit(idx, val)
+        est.predict(idx)
+        est.score(idx, val)
+    for a, b in zip(saved, (X, mask, idx, val)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("model", list(ESTIMATORS))
+def test_refused_refit_keeps_the_fitted_state(model, backend):
+    cls, rank = ESTIMATORS[model]
+    est = cls(rank=rank, max_iter=20, backend=backend, random_state=0).fit(_idx(), _val())
+    before = est.predict(_idx())
+    with pytest.raises(ValueError, match="finite"):
+        est.fit(_idx(), _with(_val(), 0, np.nan))
+    with pytest.raises(ValueError, match="method"):
+        est.set_params(method="newton").fit(_idx(), _val())
+    np.testing.assert_array_equal(est.predict(_idx()), before)
+
+
+# id: (call on a fitted estimator, exception type, words)
+PREDICT_CASES = {
+    "out-of-range": (lambda e: e.predict([[4, 0, 0]]), ValueError, "out of range"),
+    "negative": (lambda e: e.predict([[0, -1, 0]]), ValueError, "index -1 in mode 1"),
+    "wrong-columns": (lambda e: e.predict([[0, 0]]), ValueError, "columns"),
+    "fractional": (lambda e: e.predict([[0.5, 0, 0]]), TypeError, "integers"),
+    "none": (lambda e: e.predict(None), TypeError, "integers"),
+    "ragged": (lambda e: e.predict([[0, 0, 0], [1]]), ValueError, "ragged"),
+    "score-length-mismatch": (lambda e: e.score(_idx(), _val()[:3]), ValueError, "values have 3"),
+    "score-nan-values": (lambda e: e.score(_idx(), _with(_val(), 0, np.nan)), ValueError, "finite"),
+    "score-without-values": (lambda e: e.score(_idx()), ValueError, "needs values"),
+}
+
+
+@pytest.mark.parametrize("case", list(PREDICT_CASES))
+@pytest.mark.parametrize("model", list(ESTIMATORS))
+def test_hostile_predict_input_is_refused(model, case, backend):
+    cls, rank = ESTIMATORS[model]
+    est = cls(rank=rank, max_iter=5, backend=backend, random_state=0).fit(_idx(), _val())
+    call, exc, words = PREDICT_CASES[case]
+    with pytest.raises(exc, match=words):
+        call(est)
+
+
+@pytest.mark.parametrize("model", list(ESTIMATORS))
+def test_not_fitted_is_named(model):
+    cls, rank = ESTIMATORS[model]
+    for call in (lambda e: e.predict(_idx()), lambda e: e.transform(), lambda e: e.score(_idx(), _val())):
+        with pytest.raises(AttributeError, match="not fitted"):
+            call(cls(rank=rank))
+
+
+@pytest.mark.parametrize("model", list(ESTIMATORS))
+def test_huge_shape_transform_refuses_and_predict_works_in_chunks(model, monkeypatch):
+    import tensorly_das.models.base as base
+
+    monkeypatch.setattr(base, "CHUNK_SIZE", 2)  # several chunks even for a few entries
+    cls, rank = ESTIMATORS[model]
+    shape = (100_000, 100_000, 100_000)
+    est = cls(rank=rank, shape=shape, early_stopping=False, max_iter=3, random_state=0)
+    idx = np.array([[0, 0, 0], [99_999, 99_999, 99_999], [5, 6, 7], [7, 8, 9], [1, 1, 1]])
+    est.fit(idx, np.arange(5.0))
+    with pytest.raises(MemoryError, match="above the limit"):
+        est.transform()
+    pred = est.predict(idx)
+    assert pred.shape == (5,) and np.all(np.isfinite(pred))
+    # the chunked prediction equals the decomposition evaluated entry by entry
+    single = [est.predict(idx[i : i + 1])[0] for i in range(len(idx))]
+    np.testing.assert_allclose(pred, single, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------- divergence
+
+
+@pytest.mark.parametrize("model", list(ESTIMATORS))
+@pytest.mark.parametrize("method", ["plain", "sam", "das"])
+def test_divergence_stops_restores_and_names_the_iteration(model, method, backend):
+    obs, _ = low_rank_problem(shape=(6, 5, 4), fraction=0.6)
+    cls, rank = ESTIMATORS[model]
+    est = cls(rank=rank, solver="sgd", lr=1e8, method=method, max_iter=200, backend=backend, random_state=0)
+    with pytest.raises(td.DivergenceError, match=r"iteration \d+.*(lr|learning rate)"):
+        est.fit(obs)
+    assert all(np.all(np.isfinite(np.asarray(c))) for c in est.cores_)
+    assert np.all(np.isfinite(est.predict(obs)))
+
+
+# ---------------------------------------------------------------------------------- persistence
+
+
+@pytest.mark.parametrize("model", list(ESTIMATORS))
+def test_pickle_round_trip_and_warm_start_continue(model, backend):
+    obs, _ = low_rank_problem(shape=(6, 5, 4), fraction=0.6)
+    cls, rank = ESTIMATORS[model]
+    est = cls(rank=rank, max_iter=30, backend=backend, random_state=0).fit(obs)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.predict(obs), est.predict(obs))
+    # continuing the unpickled fit equals continuing the original one
+    est.set_params(warm_start=True, max_iter=10).fit(obs)
+    again.set_params(warm_start=True, max_iter=10).fit(obs)
+    assert len(again.history_["loss"]) == len(est.history_["loss"]) == 40
+    np.testing.assert_allclose(again.predict(obs), est.predict(obs), rtol=1e-12)
+
+
+def _tag_storages_as_cuda():
+    """Make torch.save label CPU storages as ``cuda:0``, as on a GPU machine; returns an undo."""
+    import torch.serialization as ser
+
+    def tagger(obj):
+        return "cuda:0" if getattr(obj, "device", None) is not None and obj.device.type == "cpu" else None
+
+    entry = (-100, tagger, lambda obj, location: None)
+    ser._package_registry.append(entry)
+    ser._package_registry.sort(key=lambda e: e[0])
+    return lambda: ser._package_registry.remove(entry)
+
+
+@requires_torch
+@pytest.mark.skipif(HAS_CUDA, reason="checks the CPU-only machine's side")
+def test_cuda_fitted_state_loads_on_a_cpu_only_machine():
+    import torch
+
+    obs, _ = low_rank_problem(shape=(6, 5, 4), fraction=0.6)
+    est = td.TuckerCompletion(rank=2, max_iter=10, backend="pytorch", random_state=0).fit(obs)
+    expected = est.predict(obs)
+    est.device_ = "cuda"  # what a fit on a GPU records
+    undo = _tag_storages_as_cuda()
+    try:
+        blob = pickle.dumps(est)
+        tensors = est.__getstate__()["_torch_state"]
+    finally:
+        undo()
+    with pytest.raises(RuntimeError, match="CUDA"):  # the tensors really are marked as CUDA ones
+        torch.load(io.BytesIO(tensors), weights_only=False)
+    with pytest.warns(UserWarning, match="fitted on cuda"):
+        again = pickle.loads(blob)
+    assert again.device_ == "cpu" and again.cores_[0].device.type == "cpu"
+    np.testing.assert_array_equal(again.predict(obs), expected)
+    again.set_params(device="cpu", warm_start=True, max_iter=3).fit(obs)  # and training continues
+    assert again.n_iter_ == 3
+
+
+@requires_torch
+@pytest.mark.skipif(not HAS_CUDA, reason="CUDA not available")
+def test_cuda_fitted_state_round_trips_on_cuda():
+    obs, _ = low_rank_problem(shape=(6, 5, 4), fraction=0.6)
+    est = td.CPCompletion(rank=2, max_iter=10, backend="pytorch", device="cuda", random_state=0).fit(obs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = pickle.loads(pickle.dumps(est))
+    assert again.cores_[0].device.type == "cuda"
+    np.testing.assert_array_equal(again.predict(obs), est.predict(obs))
+
+
+def test_numpy_pickle_never_imports_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import pickle, sys, numpy as np, tensorly_das as td\n"
+        "e = td.CPCompletion(rank=2, max_iter=3).fit(np.arange(6)[:, None] % [3, 2], np.ones(6))\n"
+        "pickle.loads(pickle.dumps(e))\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------------------------- determinism
+
+
+@pytest.mark.parametrize("model", list(ESTIMATORS))
+@pytest.mark.parametrize("method", ["plain", "sam", "das"])
+def test_same_random_state_gives_identical_results(model, method, backend):
+    obs, _ = low_rank_problem(shape=(6, 5, 4), fraction=0.6)
+    cls, rank = ESTIMATORS[model]
+    kw = {"rank": rank, "method": method, "max_iter": 25, "batch_size": 30, "n_init": 2,
+          "backend": backend, "random_state": 3}
+    a, b = cls(**kw).fit(obs), cls(**kw).fit(obs)
+    for ca, cb in zip(a.cores_, b.cores_):
+        np.testing.assert_array_equal(np.asarray(ca), np.asarray(cb))  # bit-identical
+    assert a.history_["loss"] == b.history_["loss"]
+    c = cls(**{**kw, "random_state": 4}).fit(obs)
+    assert not np.array_equal(np.asarray(a.cores_[-1]), np.asarray(c.cores_[-1]))
