@@ -127,6 +127,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.cases = ["covid", "astronaut80"]
+    if not peers.available("skimage"):
+        skipped = [c for c in args.cases if c not in TENSORS]
+        if skipped:
+            print(f"scikit-image is not installed: {', '.join(skipped)} skipped (pip install scikit-image)")
+        args.cases = [c for c in args.cases if c in TENSORS]
     peers.warm_up()
     summary = []
     for case in args.cases:

@@ -99,3 +99,49 @@ def test_fit_refuses_bad_rank_text(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["fit", str(tmp_path / "x.npy"), "--rank", "a,b", "-o", str(tmp_path / "o.npz")])
     assert "rank must be" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        ({"dense": np.array([1.0, np.nan, 2.0])}, "order >= 2"),
+        ({"dense": np.array(3.0)}, "non-empty"),
+        ({"dense": np.zeros((0, 4))}, "non-empty"),
+        ({"dense": np.full((3, 4), np.nan)}, "no observed"),
+        ({"indices": np.arange(4), "values": np.ones(4)}, "2-D"),
+        ({"indices": np.zeros((2, 2), int) + [[0], [1]], "values": np.ones((2, 1))}, "1-D"),
+        ({"indices": np.array([[0, 0], [1, 1]]), "values": np.ones(2), "shape": np.array([[2, 2]])}, "1-D integer"),
+        ({"indices": np.array([[0, 0], [1, 1]]), "values": np.ones(2), "shape": np.array([2.5, 2.0])}, "integer"),
+        ({"indices": np.array([[0, 0], [1, 1]]), "values": np.ones(3)}, "values have 3"),
+    ],
+)
+def test_fit_refuses_wrong_shaped_input_in_one_line(tmp_path, capsys, arrays, message):
+    if "dense" in arrays:
+        src = tmp_path / "x.npy"
+        np.save(src, arrays["dense"])
+    else:
+        src = tmp_path / "x.npz"
+        np.savez(src, **arrays)
+    code = main(["fit", str(src), "--max-iter", "3", "-o", str(tmp_path / "o.npz")])
+    err = capsys.readouterr().err
+    assert code != 0 and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
+    obs, _ = low_rank_problem(fraction=0.6)
+    src = tmp_path / "obs.npz"
+    np.savez(src, indices=obs.indices, values=obs.values, shape=np.array(obs.shape))
+    dst = tmp_path / "out.npz"
+    dst.write_bytes(b"previous result")
+
+    def interrupted(handle, **arrays):
+        handle.write(b"PK\x03\x04 half an archive")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main(["fit", str(src), "--rank", "2", "--max-iter", "3", "-o", str(dst), "--force"])
+    assert dst.read_bytes() == b"previous result"  # the old output is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["obs.npz", "out.npz"]  # no temporary left
