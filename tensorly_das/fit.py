@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from .allocator import reuse_freed_memory
 from .backend import all_finite, copy, is_torch, to_backend
 from .models.base import Batch
 from .norms import norm_deviation, norm_gradient_covariance
@@ -82,6 +83,7 @@ def _progress_bar(verbose, max_iter):
     return tqdm(total=max_iter, desc="fit", unit="it", leave=True)
 
 
+@reuse_freed_memory()
 def fit_cores(
     model,
     cores,
