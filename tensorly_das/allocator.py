@@ -5,9 +5,10 @@ partial contractions, gradients). By default glibc hands large freed blocks stra
 back to the operating system (``munmap`` and heap trimming), so the next pass pays page
 faults on fresh zeroed pages for all of them. While at least one fit runs,
 :func:`reuse_freed_memory` raises glibc's mmap and trim thresholds so freed blocks are
-reused; when the last fit ends it sets both back to glibc's initial values (128 KiB) and
-returns free memory to the operating system (``malloc_trim``), so a finished fit keeps
-nothing. Peak memory is unchanged (the same blocks are live at the worst moment).
+reused; when the last fit ends it sets them to the values glibc's dynamic thresholds reach
+for large blocks (32 MiB and 64 MiB) and returns free memory to the operating system
+(``malloc_trim``), so a finished fit keeps nothing. Peak memory is unchanged (the same
+blocks are live at the worst moment).
 
 On the project's machine this made a Tucker pass on the COVID-19 tensor 2.6x, a TR pass
 1.7x and a CP pass 1.4x faster.
@@ -27,7 +28,11 @@ _M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 512 * 1024 * 1024
 #: free memory a fit may keep at the top of the heap between passes
 TRIM_THRESHOLD = 1024 * 1024 * 1024
-_GLIBC_DEFAULT = 128 * 1024
+#: set when the last fit ends: the values glibc's own dynamic thresholds reach for large
+#: blocks (32 MiB mmap threshold, twice that for trimming), so code that runs after a fit
+#: allocates as it would have without it
+RESTORE_MMAP_THRESHOLD = 32 * 1024 * 1024
+RESTORE_TRIM_THRESHOLD = 64 * 1024 * 1024
 
 _lock = threading.Lock()
 _active = 0
@@ -75,6 +80,6 @@ def reuse_freed_memory():
         with _lock:
             _active -= 1
             if _active == 0:
-                libc.mallopt(_M_MMAP_THRESHOLD, _GLIBC_DEFAULT)
-                libc.mallopt(_M_TRIM_THRESHOLD, _GLIBC_DEFAULT)
+                libc.mallopt(_M_MMAP_THRESHOLD, RESTORE_MMAP_THRESHOLD)
+                libc.mallopt(_M_TRIM_THRESHOLD, RESTORE_TRIM_THRESHOLD)
                 libc.malloc_trim(0)
