@@ -20,6 +20,7 @@ import numpy as np
 import tensorly as tl
 
 import tensorly_das as td
+from tensorly_das.allocator import release_free_memory
 
 MODELS = {
     "cp": td.CPCompletion,
@@ -30,19 +31,6 @@ MODELS = {
 
 
 # -- measuring -------------------------------------------------------------------------------
-
-
-def _libc():
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") else None  # glibc only
-    except OSError:
-        return None
-
-
-_LIBC = _libc()
 
 
 def _status_kb(field):
@@ -61,8 +49,7 @@ def measure(function, *args, **kwargs):
     what the call itself allocated at its worst moment, NumPy and torch alike. NaN where
     ``/proc`` does not offer this.
     """
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)  # return freed heap pages, so a fit reusing them counts them again
+    release_free_memory()  # return freed heap pages, so a fit reusing them counts them again
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")

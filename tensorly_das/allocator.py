@@ -57,6 +57,18 @@ def enabled():
     return os.environ.get("TENSORLY_DAS_REUSE_MEMORY", "1") != "0" and _glibc() is not None
 
 
+def release_free_memory():
+    """Return free heap memory to the operating system now (``malloc_trim``; glibc only).
+
+    Returns whether anything could be done here.
+    """
+    libc = _glibc()
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True
+
+
 @contextlib.contextmanager
 def reuse_freed_memory():
     """Context (and decorator) inside which freed heap memory is kept for reuse.
@@ -82,4 +94,4 @@ def reuse_freed_memory():
             if _active == 0:
                 libc.mallopt(_M_MMAP_THRESHOLD, RESTORE_MMAP_THRESHOLD)
                 libc.mallopt(_M_TRIM_THRESHOLD, RESTORE_TRIM_THRESHOLD)
-                libc.malloc_trim(0)
+                release_free_memory()

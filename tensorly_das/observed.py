@@ -34,7 +34,8 @@ def _as_shape(shape, ndim=None):
 
 
 def _as_numeric_array(data, name, want):
-    """NumPy copy-free view of ``data``, refusing ragged input and non-numeric dtypes."""
+    """``data`` as a NumPy array (not copied where possible), refusing ragged input and
+    non-numeric dtypes."""
     try:
         arr = to_numpy(data)
     except (ValueError, TypeError) as err:

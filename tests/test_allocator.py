@@ -34,3 +34,7 @@ def test_fits_are_identical_with_and_without_it(monkeypatch):
     for a, b in zip(tuned.cores_, plain.cores_):
         np.testing.assert_array_equal(a, b)
     assert allocator._active == 0
+
+
+def test_release_free_memory_reports_whether_it_ran():
+    assert allocator.release_free_memory() is (allocator._glibc() is not None)
