@@ -138,6 +138,7 @@ def main(argv=None):
         train, test, image = load(case)
         cp_ranks, tucker_ranks = grids(case, train.shape)
         print(f"\n{case}: shape {train.shape}, {train.nnz} training / {test.nnz} held-out entries")
+        print("held-out entries only: R^2, NRMSE" + (", PSNR and SSIM of the completed image" if image else ""))
         print(f"{'method':<28}{'chosen rank (, l2_reg)':>24}{'R^2':>8}{'NRMSE':>8}"
               + (f"{'PSNR':>7}{'SSIM':>7}" if image else "") + f"{'fit s':>8}{'peak MB':>9}")
         results = {}

@@ -25,6 +25,7 @@ RESULTS = ROOT / "docs" / "results"
 BENCHMARKS = {
     "demo": (["-m", "tensorly_das", "demo"], []),
     "bench_updates": (["-m", "benchmarks.bench_updates"], ["--nnz", "200000", "--repeats", "3"]),
+    "bench_allocator": (["-m", "benchmarks.bench_allocator"], ["--passes", "10"]),
     "synthetic": (["-m", "benchmarks.synthetic"], ["--quick"]),
     "real_data": (["-m", "benchmarks.real_data"], ["--quick"]),
     "cp_synthetic": (["-m", "benchmarks.cp_synthetic"], ["--seeds", "1", "--size", "50"]),

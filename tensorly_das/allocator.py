@@ -10,9 +10,8 @@ for large blocks (32 MiB and 64 MiB) and returns free memory to the operating sy
 (``malloc_trim``), so a finished fit keeps nothing. Peak memory is unchanged (the same
 blocks are live at the worst moment).
 
-On the project's machine this made a Tucker pass on the COVID-19 tensor 2.6x, a TR pass
-1.7x and a CP pass 1.4x faster.
-It does nothing where the C library is not glibc, and is turned off by the environment
+``python -m benchmarks.bench_allocator`` measures the gain per model (see the docs' results
+page). It does nothing where the C library is not glibc, and is turned off by the environment
 variable ``TENSORLY_DAS_REUSE_MEMORY=0``.
 """
 
