@@ -16,12 +16,12 @@ from tensorly_das.datasets import covid19_completion
 
 SETTINGS = [
     ("plain", {}),
-    ("sam", {"rho": 0.05}),
-    ("sam", {"rho": 0.5}),
-    ("das", {"alpha": 1.0}),
-    ("das", {"alpha": 100.0}),
-    ("das", {"alpha": 0.01, "das_deviation": "relative"}),
-    ("das", {"alpha": 0.1, "das_deviation": "relative"}),
+    ("sam", {"sam_rho": 0.05}),
+    ("sam", {"sam_rho": 0.5}),
+    ("das", {"das_alpha": 1.0}),
+    ("das", {"das_alpha": 100.0}),
+    ("das", {"das_alpha": 0.01, "das_deviation": "relative"}),
+    ("das", {"das_alpha": 0.1, "das_deviation": "relative"}),
 ]
 
 

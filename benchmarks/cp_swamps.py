@@ -20,12 +20,12 @@ from tensorly_das.models import CPModel
 
 SETTINGS = [
     ("plain", {}),
-    ("sam", {"rho": 0.05}),
-    ("sam", {"rho": 0.5}),
+    ("sam", {"sam_rho": 0.05}),
+    ("sam", {"sam_rho": 0.5}),
     ("das", {}),
-    ("das", {"alpha": 0.1, "das_deviation": "relative"}),
-    ("das", {"alpha": 1.0, "das_deviation": "relative"}),
-    ("das", {"alpha": 1.0, "das_deviation": "relative", "das_rebalance": True}),
+    ("das", {"das_alpha": 0.1, "das_deviation": "relative"}),
+    ("das", {"das_alpha": 1.0, "das_deviation": "relative"}),
+    ("das", {"das_alpha": 1.0, "das_deviation": "relative", "das_rebalance": True}),
 ]
 
 

@@ -57,7 +57,7 @@ def main():
         "tensorly_das plain": ours("plain"),
         "tensorly_das SAM": ours("sam"),
         "tensorly_das DAS": ours("das"),
-        "tensorly_das DAS relative a=1": ours("das", das_deviation="relative", alpha=1.0),
+        "tensorly_das DAS relative a=1": ours("das", das_deviation="relative", das_alpha=1.0),
         "tensorly_das plain, no early stop": ours("plain", early_stopping=False),
         "tensorly_das plain, 3% validation": ours("plain", validation_fraction=0.03),
     }

@@ -61,9 +61,9 @@ def published(iters):
     return {
         "HOOI (tensorly masked tucker)": hooi,
         "Adam": lambda o, s: ours(o, s, method="plain", **common),
-        "SAM rho=0.01": lambda o, s: ours(o, s, method="sam", rho=0.01, **common),
-        "DAS alpha=0.002 linear": lambda o, s: ours(o, s, method="das", alpha=0.002, **common),
-        "DAS alpha=0.002 rebalanced": lambda o, s: ours(o, s, method="das", alpha=0.002, das_rebalance=True, **common),
+        "SAM rho=0.01": lambda o, s: ours(o, s, method="sam", sam_rho=0.01, **common),
+        "DAS alpha=0.002 linear": lambda o, s: ours(o, s, method="das", das_alpha=0.002, **common),
+        "DAS alpha=0.002 rebalanced": lambda o, s: ours(o, s, method="das", das_alpha=0.002, das_rebalance=True, **common),
     }
 
 
@@ -83,10 +83,10 @@ def recommended(l2_by_seed):
 
     return {
         "plain (early stop, CV l2)": make(method="plain"),
-        "SAM rho=0.05": make(method="sam", rho=0.05),
+        "SAM rho=0.05": make(method="sam", sam_rho=0.05),
         "DAS (paper form, alpha=1)": make(method="das"),
-        "DAS relative alpha=0.1": make(method="das", alpha=0.1, das_deviation="relative"),
-        "DAS relative alpha=0.1 rebal.": make(method="das", alpha=0.1, das_deviation="relative", das_rebalance=True),
+        "DAS relative alpha=0.1": make(method="das", das_alpha=0.1, das_deviation="relative"),
+        "DAS relative alpha=0.1 rebal.": make(method="das", das_alpha=0.1, das_deviation="relative", das_rebalance=True),
     }
 
 

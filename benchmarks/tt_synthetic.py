@@ -59,8 +59,8 @@ def main():
         "plain lr 0.1": ours(method="plain", lr=0.1),
         "SAM rho=0.05 lr 0.1": ours(method="sam", lr=0.1),
         "DAS (paper form) lr 0.1": ours(method="das", lr=0.1),
-        "DAS relative a=0.1 lr 0.1": ours(method="das", lr=0.1, alpha=0.1, das_deviation="relative"),
-        "DAS rel. a=0.1 rebal. lr 0.1": ours(method="das", lr=0.1, alpha=0.1, das_deviation="relative",
+        "DAS relative a=0.1 lr 0.1": ours(method="das", lr=0.1, das_alpha=0.1, das_deviation="relative"),
+        "DAS rel. a=0.1 rebal. lr 0.1": ours(method="das", lr=0.1, das_alpha=0.1, das_deviation="relative",
                                              das_rebalance=True),
         "plain lr 0.05, n_init=3": ours(method="plain", n_init=3),
     }

@@ -20,7 +20,7 @@ X[rng.random(X.shape) < 0.8] = np.nan  # 80% missing
 print(f"observed entries: {np.isfinite(X).mean():.0%}")
 
 est = td.CPCompletion(rank=3, random_state=0).fit(X)
-completed = est.transform()
+completed = est.transform(X)  # X with its missing entries filled
 missing = np.isnan(X)
 error = np.linalg.norm(completed[missing] - truth[missing]) / np.linalg.norm(truth[missing])
 print(f"relative error on the missing entries: {error:.2e} after {est.n_iter_} passes")

@@ -5,7 +5,16 @@ plain Adam/SGD, sharpness-aware minimization (SAM) or Deviation-Aware Scaling
 (DAS), on NumPy or PyTorch (CPU and CUDA). Results are TensorLy objects.
 """
 
-from .estimators import CPCompletion, TRCompletion, TTCompletion, TuckerCompletion
+from .estimators import (
+    CPCompletion,
+    TRCompletion,
+    TTCompletion,
+    TuckerCompletion,
+    cp_completion,
+    tr_completion,
+    tt_completion,
+    tucker_completion,
+)
 from .fit import DivergenceError
 from .metrics import nrmse, r2_score, uncentered_r2_score
 from .norms import (
@@ -24,6 +33,10 @@ __all__ = [
     "TuckerCompletion",
     "TTCompletion",
     "TRCompletion",
+    "cp_completion",
+    "tucker_completion",
+    "tt_completion",
+    "tr_completion",
     "DivergenceError",
     "core_norms",
     "squared_core_norms",

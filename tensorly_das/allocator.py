@@ -1,4 +1,4 @@
-"""Keep freed heap memory for reuse while a fit runs (glibc only).
+"""Keep freed heap memory for reuse while a fit runs (glibc only; opt-in).
 
 Every pass of a fit allocates and frees the same large temporaries (gathered rows,
 partial contractions, gradients). By default glibc hands large freed blocks straight
@@ -11,8 +11,11 @@ for large blocks (32 MiB and 64 MiB) and returns free memory to the operating sy
 blocks are live at the worst moment).
 
 ``python -m benchmarks.bench_allocator`` measures the gain per model (see the docs' results
-page). It does nothing where the C library is not glibc, and is turned off by the environment
-variable ``TENSORLY_DAS_REUSE_MEMORY=0``.
+page). glibc offers no way to read its thresholds back, so what a process had before cannot
+be restored: changing them is a process-wide side effect, and it is therefore **opt-in**.
+Set the environment variable ``TENSORLY_DAS_REUSE_MEMORY=1`` in a process that mostly fits
+(the ``tensorly-das`` command line does this for itself). It does nothing where the C
+library is not glibc.
 """
 
 import contextlib
@@ -52,14 +55,22 @@ def _glibc():
 
 
 def enabled():
-    """Whether fits tune the allocator here (glibc present and not turned off)."""
-    return os.environ.get("TENSORLY_DAS_REUSE_MEMORY", "1") != "0" and _glibc() is not None
+    """Whether fits tune the allocator here (opted in, and glibc present).
+
+    Returns
+    -------
+    bool
+    """
+    return os.environ.get("TENSORLY_DAS_REUSE_MEMORY", "0") == "1" and _glibc() is not None
 
 
 def release_free_memory():
     """Return free heap memory to the operating system now (``malloc_trim``; glibc only).
 
-    Returns whether anything could be done here.
+    Returns
+    -------
+    bool
+        Whether anything could be done here.
     """
     libc = _glibc()
     if libc is None:
@@ -72,8 +83,13 @@ def release_free_memory():
 def reuse_freed_memory():
     """Context (and decorator) inside which freed heap memory is kept for reuse.
 
-    Nested and concurrent uses are counted; the thresholds are restored and free memory
-    returned when the last one exits.
+    Does nothing unless :func:`enabled`. Nested and concurrent uses are counted; when the
+    last one exits, the thresholds are set to the values glibc's dynamic rule reaches and free
+    memory is returned to the operating system.
+
+    Yields
+    ------
+    None
     """
     global _active
     libc = _glibc() if enabled() else None

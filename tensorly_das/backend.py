@@ -12,10 +12,9 @@ from contextlib import contextmanager
 import numpy as np
 import tensorly as tl
 
-#: Backend names accepted by the estimators (``"torch"`` is an alias).
-BACKENDS = ("numpy", "pytorch")
-_ALIASES = {"numpy": "numpy", "pytorch": "pytorch", "torch": "pytorch"}
-_DTYPES = ("float32", "float64")
+from .options import BACKENDS, DTYPES
+
+_ALIASES = {**{name: name for name in BACKENDS}, "torch": "pytorch"}
 
 
 def check_backend(backend):
@@ -33,7 +32,7 @@ def check_backend(backend):
         name = _ALIASES[backend]
     except (KeyError, TypeError):
         raise ValueError(
-            f"backend must be one of 'numpy', 'pytorch' (alias 'torch'), got {backend!r}"
+            f"backend must be one of {BACKENDS} (or the alias 'torch'), got {backend!r}"
         ) from None
     if name == "pytorch":
         try:
@@ -48,8 +47,8 @@ def check_backend(backend):
 def check_dtype(dtype):
     """Return ``"float32"`` or ``"float64"``, or raise a clear error."""
     name = np.dtype(dtype).name if dtype is not None else None
-    if name not in _DTYPES:
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     return name
 
 
@@ -94,15 +93,20 @@ def to_backend(x, backend="numpy", device="cpu", dtype="float64"):
 
 
 def to_numpy(x):
-    """Return ``x`` as a NumPy array (a host copy for torch tensors)."""
+    """Return ``x`` as a NumPy array (a host copy for torch tensors).
+
+    Unlike ``tensorly.to_numpy``, which always copies, a NumPy input is returned as is:
+    callers pass users' data of any size through here and copy only where they must.
+    """
     if is_torch(x):
         return x.detach().cpu().numpy()
     return np.asarray(x)
 
 
 def copy(x):
-    """An independent copy of array ``x`` on the same device."""
-    return x.clone() if is_torch(x) else x.copy()
+    """An independent copy of array ``x`` on the same device (``tensorly.copy`` of its backend)."""
+    with backend_of(x):
+        return tl.copy(x)
 
 
 def take_rows(matrix, index):
@@ -157,13 +161,13 @@ def scatter_add_transposed(index, values, n_rows):
     return out
 
 
-def einsum(subscripts, *operands):
-    """``einsum`` of the operands' backend (NumPy's without path search: fastest on small cores)."""
-    if is_torch(operands[0]):
+def concatenate(parts):
+    """Join 1-D arrays of one backend end to end."""
+    if is_torch(parts[0]):
         import torch
 
-        return torch.einsum(subscripts, *operands)
-    return np.einsum(subscripts, *operands)
+        return torch.cat(parts)
+    return np.concatenate(parts)
 
 
 def all_finite(arrays):
@@ -175,3 +179,26 @@ def all_finite(arrays):
 
         return bool(torch.stack([torch.isfinite(a).all() for a in arrays]).all())
     return all(bool(np.isfinite(a).all()) for a in arrays)
+
+
+def index_like(rows, reference):
+    """Integer positions ``rows`` (NumPy) on the backend and device of array ``reference``."""
+    if is_torch(reference):
+        import torch
+
+        return torch.as_tensor(rows, device=reference.device)
+    return rows
+
+
+def scalars_to_host(values):
+    """Backend scalars (or None) as Python floats (NaN for None), with one host sync."""
+    present = [v for v in values if v is not None]
+    if present and is_torch(present[0]):
+        import torch
+
+        host = torch.stack([torch.as_tensor(v, device=present[0].device) for v in present])
+        host = host.double().cpu().tolist()
+    else:
+        host = [float(v) for v in present]
+    it = iter(host)
+    return [next(it) if v is not None else float("nan") for v in values]

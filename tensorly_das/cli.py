@@ -11,6 +11,7 @@ import numpy as np
 from . import __version__
 from .backend import to_numpy
 from .estimators import CPCompletion, TRCompletion, TTCompletion, TuckerCompletion
+from .options import BACKENDS, METHODS, SOLVERS
 from .metrics import r2_score, uncentered_r2_score
 from .norms import norm_deviation
 from .observed import ObservedTensor
@@ -120,11 +121,18 @@ def write_npz_atomic(path, force=False, **arrays):
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, **arrays)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the output follows the umask
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _start_distributed(args):
@@ -174,9 +182,14 @@ def run_fit(args, out=None):
         obs, dense_input = _read_shard(args, rank, world)
     else:
         obs, dense_input = read_observations(args.input)
+    for old, new in (("alpha", "das_alpha"), ("rho", "sam_rho")):
+        if getattr(args, f"old_{old}") is not None:
+            print(f"tensorly-das: warning: --{old} is deprecated since 0.2 and goes in 0.3; use "
+                  f"--{new.replace('_', '-')}", file=sys.stderr)
+            setattr(args, new, getattr(args, f"old_{old}"))
     est = ESTIMATORS[args.model](
-        rank=args.rank, method=args.method, solver=args.solver, lr=args.lr, alpha=args.alpha,
-        rho=args.rho, max_iter=args.max_iter, backend=args.backend, device=args.device,
+        rank=args.rank, method=args.method, solver=args.solver, lr=args.lr, das_alpha=args.das_alpha,
+        sam_rho=args.sam_rho, max_iter=args.max_iter, backend=args.backend, device=args.device,
         l2_reg=args.l2_reg, n_init=args.n_init, distributed=args.distributed,
         shape=obs.shape if args.distributed else None,
         random_state=args.seed, verbose=args.verbose,
@@ -192,7 +205,8 @@ def run_fit(args, out=None):
     print(f"{args.model.upper()} rank {est.model_.rank}, method {args.method}: {obs!r}{where}", file=out)
     print(f"  training entries{where} (incl. validation part): RMSE "
           f"{np.sqrt(np.mean((fitted - obs.values) ** 2)):.4g}, R^2 {r2_score(obs.values, fitted):.4f}", file=out)
-    print(f"  held-out validation entries ({est.validation_fraction:.0%}, all ranks): RMSE "
+    ranks = ", all ranks" if args.distributed else ""
+    print(f"  held-out validation entries ({est.validation_fraction:.0%}{ranks}): RMSE "
           f"{est.best_val_rmse_:.4g}", file=out)
     print(f"  {est.n_iter_} iterations, {est.time_per_iter_:.2e} s/iter, Q = "
           f"{float(norm_deviation(est.cores_)):.3g}", file=out)
@@ -202,7 +216,7 @@ def run_fit(args, out=None):
         arrays["weights"] = np.ones(est.model_.rank)
     arrays.update(model=np.asarray(args.model), indices=obs.indices, predictions=fitted, shape=np.asarray(obs.shape))
     if dense_input:
-        arrays["completed"] = est.transform()
+        arrays["completed"] = est.transform(obs)  # observed values kept, missing ones filled
     write_npz_atomic(args.output, force=args.force, **arrays)
     print(f"wrote {args.output}", file=out)
     return est
@@ -221,36 +235,42 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="tensorly-das",
         description="Sparse tensor completion with plain Adam/SGD, SAM or DAS.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"tensorly_das {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="complete the COVID-19 serology tensor (ships with tensorly)")
-    demo.add_argument("--rank", type=int, default=3)
-    demo.add_argument("--seeds", type=int, default=3, help="number of random splits (default 3)")
-    demo.add_argument("--max-iter", type=int, default=5000)
-    demo.add_argument("--backend", default="numpy", choices=["numpy", "pytorch"])
+    formatter = argparse.ArgumentDefaultsHelpFormatter
+    demo = sub.add_parser("demo", help="complete the COVID-19 serology tensor (ships with tensorly)",
+                          formatter_class=formatter)
+    demo.add_argument("--rank", type=int, default=3, help="CP rank")
+    demo.add_argument("--seeds", type=int, default=3, help="number of random splits")
+    demo.add_argument("--max-iter", type=int, default=5000, help="passes per fit at most")
+    demo.add_argument("--backend", default="numpy", choices=BACKENDS, help="array library")
 
     fit = sub.add_parser("fit", help="complete a tensor read from .npy (NaN = missing) or .npz",
                          description="Writes an .npz with the cores (core_0, core_1, ...; for CP also "
                          "factor_n and weights), the observed indices, the model's predictions there, "
-                         "the shape, and for dense input the completed tensor.")
+                         "the shape, and for dense input the completed tensor (observed values kept, "
+                         "missing ones filled by the model).", formatter_class=formatter)
     fit.add_argument("input", help=".npy dense array with NaN for missing, or .npz with indices, values, shape")
     fit.add_argument("-o", "--output", required=True, help="output .npz (factors, predictions)")
-    fit.add_argument("--model", default="cp", choices=sorted(ESTIMATORS))
-    fit.add_argument("--rank", type=_rank, default=5,
+    fit.add_argument("--model", default="cp", choices=sorted(ESTIMATORS), help="decomposition")
+    fit.add_argument("--rank", type=_rank, default=_DEFAULTS.rank,
                      help="an int, or comma-separated ints for Tucker/TT/TR (e.g. 8,6,8)")
-    fit.add_argument("--l2-reg", type=float, default=0.0)
-    fit.add_argument("--n-init", type=int, default=1)
-    fit.add_argument("--method", default="das", choices=["plain", "sam", "das"])
-    fit.add_argument("--solver", default="adam", choices=["adam", "sgd"])
-    fit.add_argument("--lr", type=float, default=_DEFAULTS.lr)
-    fit.add_argument("--alpha", type=float, default=_DEFAULTS.alpha)
-    fit.add_argument("--rho", type=float, default=_DEFAULTS.rho)
-    fit.add_argument("--max-iter", type=int, default=_DEFAULTS.max_iter)
-    fit.add_argument("--backend", default="numpy", choices=["numpy", "pytorch"])
-    fit.add_argument("--device", default="cpu")
-    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--l2-reg", type=float, default=_DEFAULTS.l2_reg, help="ridge strength")
+    fit.add_argument("--n-init", type=int, default=_DEFAULTS.n_init, help="random starts")
+    fit.add_argument("--method", default=_DEFAULTS.method, choices=METHODS, help="update rule")
+    fit.add_argument("--solver", default=_DEFAULTS.solver, choices=SOLVERS, help="base step")
+    fit.add_argument("--lr", type=float, default=_DEFAULTS.lr, help="learning rate")
+    fit.add_argument("--das-alpha", type=float, default=_DEFAULTS.das_alpha, help="DAS strength")
+    fit.add_argument("--sam-rho", type=float, default=_DEFAULTS.sam_rho, help="SAM radius")
+    fit.add_argument("--alpha", dest="old_alpha", type=float, help=argparse.SUPPRESS)  # deprecated
+    fit.add_argument("--rho", dest="old_rho", type=float, help=argparse.SUPPRESS)  # deprecated
+    fit.add_argument("--max-iter", type=int, default=_DEFAULTS.max_iter, help="passes at most")
+    fit.add_argument("--backend", default=_DEFAULTS.backend, choices=BACKENDS, help="array library")
+    fit.add_argument("--device", default=_DEFAULTS.device, help="torch device, e.g. cuda:0")
+    fit.add_argument("--seed", type=int, default=0, help="random_state of the fit")
     fit.add_argument("--force", action="store_true", help="overwrite an existing output")
     fit.add_argument("--distributed", action="store_true",
                      help="data-parallel fit under torchrun: each rank reads INPUT with {rank} replaced "
@@ -260,8 +280,21 @@ def build_parser():
 
 
 def main(argv=None):
-    """Run the command line; returns the exit status."""
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 for a bad input, 1 for a failed fit.
+    """
     args = build_parser().parse_args(argv)
+    # this process mostly fits: reusing freed memory is safe here (see tensorly_das.allocator)
+    os.environ.setdefault("TENSORLY_DAS_REUSE_MEMORY", "1")
     try:
         if args.command == "demo":
             t0 = time.perf_counter()

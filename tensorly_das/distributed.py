@@ -71,13 +71,6 @@ class AllReduce:
         self.dist.all_reduce(t)
         return t.tolist()
 
-    def min_int(self, value):
-        import torch
-
-        t = self._tensor([value], dtype=torch.int64)
-        self.dist.all_reduce(t, op=self.dist.ReduceOp.MIN)
-        return int(t.item())
-
     def check_agreement(self, signature):
         """Raise the same clear error on every rank when ``signature`` differs between ranks."""
         gathered = [None] * self.world_size

@@ -78,7 +78,21 @@ def norm_deviation(cores):
     >>> float(norm_deviation([np.ones((1, 1)), 3 * np.ones((1, 1))]))
     32.0
     """
-    sq = squared_core_norms(cores)
+    return deviation_of_squared_norms(squared_core_norms(cores))
+
+
+def deviation_of_squared_norms(sq):
+    """``Q`` from the vector of squared core norms (see :func:`norm_deviation`).
+
+    Parameters
+    ----------
+    sq : array of shape (K,)
+        ``||G_k||^2`` for each core.
+
+    Returns
+    -------
+    Q : scalar array (0-d)
+    """
     with backend_of(sq):
         centred = sq - tl.mean(sq)
         return tl.sum(centred * centred)
@@ -105,7 +119,20 @@ def norm_gradient_covariance(cores, grads):
     grads = _check_cores(grads, "grads")
     if len(cores) != len(grads):
         raise ValueError(f"got {len(cores)} cores but {len(grads)} gradients")
-    core_sq = squared_core_norms(cores)
-    grad_sq = squared_core_norms(grads)
+    return covariance_of_squared_norms(squared_core_norms(cores), squared_core_norms(grads))
+
+
+def covariance_of_squared_norms(core_sq, grad_sq):
+    """The covariance of :func:`norm_gradient_covariance` from the squared norms.
+
+    Parameters
+    ----------
+    core_sq, grad_sq : arrays of shape (K,)
+        ``||G_k||^2`` and ``||g_k||^2`` for each core.
+
+    Returns
+    -------
+    cov : scalar array (0-d)
+    """
     with backend_of(core_sq):
         return tl.mean((core_sq - tl.mean(core_sq)) * (grad_sq - tl.mean(grad_sq)))

@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from .backend import to_numpy
+from .options import is_integer
 
 #: Largest number of dense entries :meth:`ObservedTensor.to_dense` and
 #: ``transform`` will allocate (1e8 entries, 800 MB in float64).
@@ -20,7 +21,7 @@ def _as_shape(shape, ndim=None):
     except TypeError:
         raise TypeError(f"shape must be a tuple of positive integers, got {shape!r}") from None
     for dim in shape:
-        if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, numbers.Integral):
+        if not is_integer(dim):
             raise TypeError(f"shape must hold integers, got {shape!r}")
         if dim < 1:
             raise ValueError(f"every mode of shape must have size >= 1, got {shape!r}")
@@ -153,7 +154,7 @@ class ObservedTensor:
     def _handle_duplicates(indices, values, shape, duplicates):
         keys = _row_keys(indices, shape)
         if keys is None:
-            uniq, first, inverse = np.unique(indices, axis=0, return_index=True, return_inverse=True)
+            _, first, inverse = np.unique(indices, axis=0, return_index=True, return_inverse=True)
         else:
             _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         if first.shape[0] == indices.shape[0]:
@@ -287,7 +288,7 @@ class ObservedTensor:
     def _n_split(self, test_size):
         if isinstance(test_size, (bool, np.bool_)):
             raise TypeError("test_size must be a float in (0, 1) or a positive int")
-        if isinstance(test_size, numbers.Integral):
+        if is_integer(test_size):
             n_test = int(test_size)
         elif isinstance(test_size, numbers.Real) and 0 < test_size < 1:
             n_test = int(round(test_size * self.nnz))

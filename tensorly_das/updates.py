@@ -12,36 +12,32 @@ import tensorly as tl
 
 from .backend import backend_of, copy
 from .norms import squared_core_norms
+from .options import ALPHA_SCHEDULES, DAS_DENOMINATORS, DAS_DEVIATIONS, METHODS, SOLVERS
 
 _EPS = 1e-12
 
 
 # ---------------------------------------------------------------- base steps
 class SGD:
-    """Gradient descent, optionally with (heavy-ball) momentum.
+    """Plain gradient descent.
 
     Parameters
     ----------
     lr : float
         Step size.
-    momentum : float, default 0
     """
 
-    def __init__(self, lr=1e-2, momentum=0.0):
+    def __init__(self, lr=1e-2):
         self.lr = lr
-        self.momentum = momentum
-        self._velocity = None
 
     def step(self, cores, grads):
-        """Move ``cores`` in place against ``grads``."""
-        if self.momentum:
-            if self._velocity is None:
-                self._velocity = [g * 1.0 for g in grads]
-            else:
-                for v, g in zip(self._velocity, grads):
-                    v *= self.momentum
-                    v += g
-            grads = self._velocity
+        """Move ``cores`` in place against ``grads``.
+
+        Parameters
+        ----------
+        cores, grads : list of arrays
+            Parameters (updated in place) and their gradients.
+        """
         for core, g in zip(cores, grads):
             core -= self.lr * g
 
@@ -52,8 +48,11 @@ class Adam:
     Parameters
     ----------
     lr : float
+        Step size.
     betas : tuple of float, default (0.9, 0.999)
+        Decay rates of the first and second moment estimates.
     eps : float, default 1e-8
+        Added to the root of the second moment (as in ``torch.optim.Adam``).
     """
 
     def __init__(self, lr=1e-2, betas=(0.9, 0.999), eps=1e-8):
@@ -65,7 +64,13 @@ class Adam:
         self._v = None
 
     def step(self, cores, grads):
-        """Move ``cores`` in place by one Adam step with gradients ``grads``."""
+        """Move ``cores`` in place by one Adam step with gradients ``grads``.
+
+        Parameters
+        ----------
+        cores, grads : list of arrays
+            Parameters (updated in place) and their gradients.
+        """
         b1, b2 = self.betas
         if self._m is None:
             self._m = [g * 0.0 for g in grads]
@@ -81,24 +86,49 @@ class Adam:
             core -= step_size * m / (v**0.5 + eps)
 
 
+_BASE_STEPS = {"adam": Adam, "sgd": SGD}
+assert tuple(_BASE_STEPS) == SOLVERS
+
+
 def make_base_step(solver, lr):
-    """The base step called ``solver`` (``"adam"`` or ``"sgd"``) with step size ``lr``."""
-    if solver == "adam":
-        return Adam(lr=lr)
-    if solver == "sgd":
-        return SGD(lr=lr)
-    raise ValueError(f"solver must be 'adam' or 'sgd', got {solver!r}")
+    """The base step called ``solver`` with step size ``lr``.
+
+    Parameters
+    ----------
+    solver : {"adam", "sgd"}
+        One of :data:`tensorly_das.options.SOLVERS`.
+    lr : float
+        Step size.
+
+    Returns
+    -------
+    step : Adam or SGD
+    """
+    try:
+        return _BASE_STEPS[solver](lr=lr)
+    except KeyError:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}") from None
 
 
 # ---------------------------------------------------------------- schedules
-ALPHA_SCHEDULES = ("linear", "cosine", "constant")
-
-
 def scheduled_alpha(alpha, schedule, progress):
     """``alpha`` at ``progress`` in [0, 1] of training under ``schedule``.
 
     ``linear`` decays to 0 at the end, ``cosine`` follows half a cosine to 0,
     ``constant`` keeps ``alpha``.
+
+    Parameters
+    ----------
+    alpha : float
+        Strength at the start.
+    schedule : {"linear", "cosine", "constant"}
+        One of :data:`tensorly_das.options.ALPHA_SCHEDULES`.
+    progress : float
+        Fraction of training done (clipped to [0, 1]).
+
+    Returns
+    -------
+    alpha_t : float
     """
     progress = min(max(progress, 0.0), 1.0)
     if schedule == "linear":
@@ -111,19 +141,19 @@ def scheduled_alpha(alpha, schedule, progress):
 
 
 def das_scale_factors(
-    cores, grads, eta, alpha, denominator="squared", deviation="paper", max_scale=0.05
+    cores, grads, lr, alpha, denominator="squared", deviation="paper", max_scale=0.05
 ):
     """DAS per-core scale changes ``lambda_k`` (eq. 9 of the paper), bounded.
 
-    ``lambda_k = eta * alpha * u * (||g_k||^2 - mean_j ||g_j||^2) / ||G_k||^2``
+    ``lambda_k = lr * alpha * u * (||g_k||^2 - mean_j ||g_j||^2) / ||G_k||^2``
     with ``u = (sum_j ||g_j||^2)^(-1/2)``; each core is then multiplied by
     ``1 + lambda_k``. Cores whose gradient energy is above the mean grow.
 
     Parameters
     ----------
     cores, grads : list of arrays
-    eta : float
-        Learning rate of the base step.
+    lr : float
+        Learning rate of the base step (the paper's ``eta``).
     alpha : float
         DAS strength at this step (after the schedule).
     denominator : {"squared", "norm"}
@@ -146,16 +176,15 @@ def das_scale_factors(
     grad_sq = squared_core_norms(grads)
     core_sq = squared_core_norms(cores)
     with backend_of(grad_sq):
-        lambdas = das_lambdas(
+        return das_lambdas(
             core_sq, grad_sq, tl.mean(core_sq), tl.mean(grad_sq), tl.sum(grad_sq),
-            eta * alpha, denominator, deviation,
+            lr * alpha, denominator, deviation, max_scale,
         )
-        return tl.clip(lambdas, -max_scale, max_scale)
 
 
-def das_lambdas(core_sq, grad_sq, core_sq_mean, grad_sq_mean, grad_sq_total, eta_alpha,
-                denominator="squared", deviation="paper"):
-    """Eq. 9 on squared norms, before the bound: the one place the formula lives.
+def das_lambdas(core_sq, grad_sq, core_sq_mean, grad_sq_mean, grad_sq_total, lr_alpha,
+                denominator="squared", deviation="paper", max_scale=None):
+    """Eq. 9 on squared norms, and its bound: the one place the formula lives.
 
     Every argument may be a vector (one entry per core, layer statistics repeated
     for each of its cores), so many layers can be handled at once. Uses only
@@ -166,8 +195,14 @@ def das_lambdas(core_sq, grad_sq, core_sq_mean, grad_sq_mean, grad_sq_total, eta
     core_sq, grad_sq : ``||G_k||^2`` and ``||g_k||^2``
     core_sq_mean, grad_sq_mean : means of those over the layer's cores (``Gbar``, ``gbar``)
     grad_sq_total : ``sum_j ||g_j||^2`` over the layer (``u = grad_sq_total^(-1/2)``)
-    eta_alpha : learning rate times scheduled alpha
-    denominator, deviation : see :func:`das_scale_factors`
+    lr_alpha : learning rate times scheduled alpha
+    denominator, deviation, max_scale : see :func:`das_scale_factors`
+        (``max_scale=None`` leaves the changes unbounded).
+
+    Returns
+    -------
+    lambdas : array
+        Scale changes, one per core.
     """
     if deviation == "paper":
         # u * (||g_k||^2 - gbar): carries the units of the gradient
@@ -176,7 +211,7 @@ def das_lambdas(core_sq, grad_sq, core_sq_mean, grad_sq_mean, grad_sq_total, eta
         # (||g_k||^2 / gbar - 1) * Gbar: invariant to rescaling the loss
         numerator = (grad_sq / (grad_sq_mean + _EPS) - 1.0) * core_sq_mean
     else:
-        raise ValueError(f"DAS deviation must be 'paper' or 'relative', got {deviation!r}")
+        raise ValueError(f"DAS deviation must be one of {DAS_DEVIATIONS}, got {deviation!r}")
     if denominator == "squared":
         denom = core_sq + _EPS
     elif denominator == "norm":
@@ -184,16 +219,36 @@ def das_lambdas(core_sq, grad_sq, core_sq_mean, grad_sq_mean, grad_sq_total, eta
         if deviation == "relative":
             numerator = numerator / core_sq_mean**0.5
     else:
-        raise ValueError(f"DAS denominator must be 'squared' or 'norm', got {denominator!r}")
-    return eta_alpha * numerator / denom
+        raise ValueError(f"DAS denominator must be one of {DAS_DENOMINATORS}, got {denominator!r}")
+    lambdas = lr_alpha * numerator / denom
+    if max_scale is None:
+        return lambdas
+    with backend_of(lambdas):
+        return tl.clip(lambdas, -max_scale, max_scale)
 
 
-def das_factors(lambdas, rebalance=False):
-    """The per-core multipliers ``1 + lambda_k``; with ``rebalance`` their product is 1."""
+def das_factors(lambdas, rebalance=False, layer_mean=None):
+    """The per-core multipliers ``1 + lambda_k``; with ``rebalance`` each layer's product is 1.
+
+    Parameters
+    ----------
+    lambdas : array of shape (K,)
+        Bounded scale changes (:func:`das_scale_factors`).
+    rebalance : bool
+        Divide the factors by their geometric mean over the layer.
+    layer_mean : callable or None
+        ``layer_mean(x)`` gives, for every core, the mean of ``x`` over its layer's cores;
+        None treats all K cores as one layer.
+
+    Returns
+    -------
+    factors : array of shape (K,)
+    """
     with backend_of(lambdas):
         factors = 1.0 + lambdas
         if rebalance:
-            factors = factors / tl.exp(tl.mean(tl.log(factors)))
+            log_f = tl.log(factors)
+            factors = factors / tl.exp(tl.mean(log_f) if layer_mean is None else layer_mean(log_f))
         return factors
 
 
@@ -330,18 +385,27 @@ class DASUpdate(PlainUpdate):
         return loss, grads
 
 
-METHODS = ("plain", "sam", "das")
+_UPDATES = {"plain": PlainUpdate, "sam": SAMUpdate, "das": DASUpdate}
+assert tuple(_UPDATES) == METHODS
 
 
 def make_update(method, base, **options):
-    """Build the update ``method`` (``"plain"``, ``"sam"`` or ``"das"``) around ``base``.
+    """Build the update ``method`` around ``base``.
 
-    ``options`` are the keyword arguments of :class:`SAMUpdate` or :class:`DASUpdate`.
+    Parameters
+    ----------
+    method : {"plain", "sam", "das"}
+        One of :data:`tensorly_das.options.METHODS`.
+    base : Adam or SGD
+        The base step.
+    **options
+        Keyword arguments of :class:`SAMUpdate` or :class:`DASUpdate`.
+
+    Returns
+    -------
+    update : PlainUpdate, SAMUpdate or DASUpdate
     """
-    if method == "plain":
-        return PlainUpdate(base)
-    if method == "sam":
-        return SAMUpdate(base, **options)
-    if method == "das":
-        return DASUpdate(base, **options)
-    raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    try:
+        return _UPDATES[method](base, **options)
+    except KeyError:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}") from None

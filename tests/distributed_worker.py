@@ -19,7 +19,7 @@ CONFIGS = [
     ("TuckerCompletion", (3, 2, 3), "sam"),
     ("TuckerCompletion", (3, 2, 3), "das"),
 ]
-COMMON = dict(backend="pytorch", max_iter=25, lr=0.05, random_state=0, alpha=5.0, das_deviation="relative")
+COMMON = dict(backend="pytorch", max_iter=25, lr=0.05, random_state=0, das_alpha=5.0, das_deviation="relative")
 
 
 def problem():

@@ -6,7 +6,8 @@ from tensorly_das import CPCompletion, allocator
 from .conftest import low_rank_problem
 
 
-def test_nested_and_failing_uses_are_counted_and_undone():
+def test_nested_and_failing_uses_are_counted_and_undone(monkeypatch):
+    monkeypatch.setenv("TENSORLY_DAS_REUSE_MEMORY", "1")
     assert allocator._active == 0
     with allocator.reuse_freed_memory():
         with allocator.reuse_freed_memory():
@@ -19,15 +20,21 @@ def test_nested_and_failing_uses_are_counted_and_undone():
         assert inner == 2
 
 
-def test_turned_off_by_the_environment(monkeypatch):
-    monkeypatch.setenv("TENSORLY_DAS_REUSE_MEMORY", "0")
+def test_off_unless_opted_in(monkeypatch):
+    """Changing glibc's thresholds is process-wide: a library must not do it unasked."""
+    monkeypatch.delenv("TENSORLY_DAS_REUSE_MEMORY", raising=False)
     assert not allocator.enabled()
     with allocator.reuse_freed_memory():
         assert allocator._active == 0  # nothing was touched
+    monkeypatch.setenv("TENSORLY_DAS_REUSE_MEMORY", "0")
+    assert not allocator.enabled()
+    monkeypatch.setenv("TENSORLY_DAS_REUSE_MEMORY", "1")
+    assert allocator.enabled() is (allocator._glibc() is not None)
 
 
 def test_fits_are_identical_with_and_without_it(monkeypatch):
     obs, _ = low_rank_problem(fraction=0.5)
+    monkeypatch.setenv("TENSORLY_DAS_REUSE_MEMORY", "1")
     tuned = CPCompletion(rank=3, max_iter=50, random_state=0).fit(obs)
     monkeypatch.setenv("TENSORLY_DAS_REUSE_MEMORY", "0")
     plain = CPCompletion(rank=3, max_iter=50, random_state=0).fit(obs)

@@ -31,7 +31,15 @@ def test_fit_dense_npy_roundtrip(tmp_path, capsys):
     with np.load(dst) as res:
         assert res["completed"].shape == X.shape
         assert res["factor_0"].shape == (X.shape[0], 3)
-        np.testing.assert_allclose(res["completed"][tuple(res["indices"].T)], res["predictions"], rtol=1e-10)
+        # imputer convention: observed values kept, missing entries filled by the model
+        observed = tuple(res["indices"].T)
+        np.testing.assert_array_equal(res["completed"][observed], dense[observed])
+        import tensorly as tl
+
+        model = tl.cp_to_tensor((res["weights"], [res[f"factor_{n}"] for n in range(3)]))
+        missing = np.isnan(dense)
+        np.testing.assert_allclose(res["completed"][missing], model[missing], rtol=1e-10)
+        np.testing.assert_allclose(model[observed], res["predictions"], rtol=1e-10)
     # refuses to overwrite without --force, then overwrites with it
     assert main(["fit", str(src), "--rank", "3", "--max-iter", "5", "-o", str(dst)]) == 2
     assert "--force" in capsys.readouterr().err

@@ -19,7 +19,7 @@ def test_recovers_low_rank_tensor(method, backend):
     est = CPCompletion(rank=3, method=method, backend=backend, **FAST).fit(train)
     assert est.score(test) > 0.99
     assert isinstance(est.decomposition_, tl.cp_tensor.CPTensor)
-    np.testing.assert_allclose(est.transform()[tuple(test.indices.T)], est.predict(test), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(est.reconstruct()[tuple(test.indices.T)], est.predict(test), rtol=1e-10, atol=1e-12)
     for key in ("loss", "val_rmse", "norm_deviation", "covariance", "time"):
         assert len(est.history_[key]) == est.n_iter_
     assert est.history_["loss"][-1] < est.history_["loss"][0]
@@ -67,7 +67,7 @@ def test_caller_arrays_not_mutated():
 @pytest.mark.parametrize("method", ["plain", "sam", "das"])
 def test_numpy_and_torch_give_the_same_fit(method):
     obs, _ = low_rank_problem(fraction=0.5)
-    kw = dict(rank=3, method=method, max_iter=60, lr=0.05, random_state=3, alpha=1.0, das_deviation="relative")
+    kw = dict(rank=3, method=method, max_iter=60, lr=0.05, random_state=3, das_alpha=1.0, das_deviation="relative")
     a = CPCompletion(backend="numpy", **kw).fit(obs)
     b = CPCompletion(backend="pytorch", **kw).fit(obs)
     for ca, cb in zip(a.cores_, b.cores_):
@@ -102,7 +102,7 @@ def test_sklearn_clone_params_and_gridsearch():
     assert est.rank == 3
     search = GridSearchCV(
         CPCompletion(shape=obs.shape, max_iter=600, random_state=0),
-        {"rank": [1, 3], "alpha": [0.0, 0.1]},
+        {"rank": [1, 3], "das_alpha": [0.0, 0.1]},
         cv=KFold(3, shuffle=True, random_state=0),
     )
     search.fit(obs.indices, obs.values)
@@ -160,7 +160,9 @@ def test_transform_refuses_huge_and_predict_works():
     idx = np.array([[0, 0, 0], [999, 999, 999], [5, 6, 7]])
     est = CPCompletion(rank=2, max_iter=5, early_stopping=False, shape=(1000, 1000, 1000)).fit(idx, [1.0, 2.0, 3.0])
     with pytest.raises(MemoryError, match="above the limit"):
-        est.transform()
+        est.reconstruct()
+    with pytest.raises(MemoryError, match="above the limit"):
+        est.transform(idx, [1.0, 2.0, 3.0])
     assert est.predict(idx).shape == (3,)
 
 
@@ -171,10 +173,10 @@ BAD_PARAMS = [
     (dict(rank="3"), TypeError, "positive integer"),
     (dict(lr=0), ValueError, "lr"),
     (dict(lr=float("nan")), ValueError, "lr"),
-    (dict(alpha=-1), ValueError, "alpha"),
-    (dict(rho=-0.1), ValueError, "rho"),
+    (dict(das_alpha=-1), ValueError, "das_alpha"),
+    (dict(sam_rho=-0.1), ValueError, "sam_rho"),
     (dict(max_iter=0), ValueError, "max_iter"),
-    (dict(alpha_schedule="step"), ValueError, "alpha_schedule"),
+    (dict(das_alpha_schedule="step"), ValueError, "das_alpha_schedule"),
     (dict(backend="jax"), ValueError, "backend"),
     (dict(dtype="int32"), ValueError, "dtype"),
     (dict(validation_fraction=1.5), ValueError, "validation_fraction"),

@@ -33,7 +33,7 @@ def test_recovers_its_own_low_rank_tensor(est_cls, model_cls, rank, tl_cls, meth
     est = est_cls(rank=rank, method=method, backend=backend, max_iter=1500, random_state=1).fit(train)
     assert est.score(test) > 0.99
     assert isinstance(est.decomposition_, tl_cls)
-    np.testing.assert_allclose(est.transform()[tuple(test.indices.T)], est.predict(test), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(est.reconstruct()[tuple(test.indices.T)], est.predict(test), rtol=1e-9, atol=1e-10)
     assert len(est.history_["norm_deviation"]) == est.n_iter_
 
 
@@ -47,7 +47,7 @@ def test_sam_runs_and_clone_keeps_params(est_cls, model_cls, rank, tl_cls):
 
 def test_tt_boundary_ranks_stay_one_under_das():
     obs, _ = model_problem(TTModel, SHAPE, 2)
-    est = td.TTCompletion(rank=2, method="das", alpha=0.5, das_deviation="relative", max_iter=50, random_state=0).fit(obs)
+    est = td.TTCompletion(rank=2, method="das", das_alpha=0.5, das_deviation="relative", max_iter=50, random_state=0).fit(obs)
     shapes = [c.shape for c in est.cores_]
     assert shapes[0][0] == 1 and shapes[-1][-1] == 1
     assert tl.tt_to_tensor(est.cores_).shape == SHAPE
@@ -75,7 +75,7 @@ def test_rebalanced_das_factors_keep_the_reconstruction(model_cls, rank):
 @pytest.mark.parametrize("est_cls, model_cls, rank, tl_cls", ESTIMATORS[1:], ids=IDS[1:])
 def test_numpy_and_torch_give_the_same_fit(est_cls, model_cls, rank, tl_cls):
     obs, _ = model_problem(model_cls, SHAPE, rank, fraction=0.5)
-    kw = dict(rank=rank, method="das", max_iter=40, random_state=3, alpha=0.5, das_deviation="relative")
+    kw = dict(rank=rank, method="das", max_iter=40, random_state=3, das_alpha=0.5, das_deviation="relative")
     a = est_cls(backend="numpy", **kw).fit(obs)
     b = est_cls(backend="pytorch", **kw).fit(obs)
     for ca, cb in zip(a.cores_, b.cores_):

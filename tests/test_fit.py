@@ -1,34 +1,46 @@
+"""The fit loop's parts: objective, batch stepping, monitor, divergence guard, and the loop."""
+
+import math
+
 import numpy as np
 import pytest
 
-from tensorly_das.fit import HISTORY_KEYS, DivergenceError, fit_cores, select_rows
+from tensorly_das.fit import HISTORY_KEYS, DivergenceError, fit_cores, make_objective, rmse
+from tensorly_das.fit.batches import BatchStepper
+from tensorly_das.fit.guard import DivergenceGuard
+from tensorly_das.fit.monitor import Monitor, training_stalled
 from tensorly_das.models import Batch, TuckerModel
+from tensorly_das.norms import norm_deviation, norm_gradient_covariance
 from tensorly_das.updates import SGD, PlainUpdate
 
 from .conftest import random_observations
 
 
-def _setup(seed=0):
+def _setup(seed=0, n=60):
     model = TuckerModel((6, 5, 4), (2, 2, 2))
     cores = model.init_cores(np.random.default_rng(seed), 1.0)
-    idx, vals = random_observations((6, 5, 4), 60, seed)
-    batch = Batch([idx[:, k].copy() for k in range(3)], vals)
-    return model, cores, batch
+    idx, vals = random_observations((6, 5, 4), n, seed)
+    return model, cores, Batch.place(idx, vals)
 
 
 class _Recorder(PlainUpdate):
-    """A plain update that remembers the gradient function of its last step."""
+    """A plain update that records the objective and the loss of every step."""
+
+    def __init__(self, base):
+        super().__init__(base)
+        self.losses = []
 
     def step(self, cores, grad_fn, progress=0.0):
         self.grad_fn = grad_fn
-        return super().step(cores, grad_fn, progress)
+        loss, grads = super().step(cores, grad_fn, progress)
+        self.losses.append(float(loss))
+        return loss, grads
 
 
 def test_l2_penalty_gradient_matches_finite_differences():
     model, cores, batch = _setup()
-    update = _Recorder(SGD(0.0))
-    fit_cores(model, [c.copy() for c in cores], batch, update, max_iter=1, l2_reg=0.3)
-    loss, grads = update.grad_fn(cores)
+    objective = make_objective(model, batch, l2_reg=0.3)
+    loss, grads = objective(cores)
     base_loss, _ = model.loss_and_grads(cores, batch)
     penalty = sum(float((c * c).sum()) for c in cores)
     assert float(loss) == pytest.approx(float(base_loss) + 0.15 * penalty, rel=1e-12)
@@ -39,8 +51,69 @@ def test_l2_penalty_gradient_matches_finite_differences():
         minus = [c.copy() for c in cores]
         plus[k][pos] += eps
         minus[k][pos] -= eps
-        fd = (float(update.grad_fn(plus)[0]) - float(update.grad_fn(minus)[0])) / (2 * eps)
+        fd = (float(objective(plus)[0]) - float(objective(minus)[0])) / (2 * eps)
         assert grads[k][pos] == pytest.approx(fd, rel=1e-5, abs=1e-8)
+
+
+def test_rmse_is_the_root_of_the_mean_squared_residual():
+    model, cores, batch = _setup()
+    residual = model.predict(cores, batch.mode_indices) - batch.values
+    assert float(rmse(model, cores, batch)) == pytest.approx(math.sqrt(np.mean(residual**2)), rel=1e-12)
+
+
+def test_history_records_the_validation_rmse_at_the_start_of_each_pass():
+    model, cores, batch = _setup()
+    val = batch.select(np.arange(40, 60))
+    train = batch.select(np.arange(40))
+    start = [c.copy() for c in cores]
+    result = fit_cores(model, cores, train, PlainUpdate(SGD(0.1)), val=val, max_iter=3)
+    residual = model.predict(start, val.mode_indices) - val.values
+    assert result["history"]["val_rmse"][0] == pytest.approx(math.sqrt(np.mean(residual**2)), rel=1e-12)
+
+
+@pytest.mark.parametrize("batch_size", [7, 25, 59])
+def test_minibatch_pass_loss_is_weighted_by_batch_size(batch_size):
+    # with lr 0 every batch loss is taken at the same point, so the weighted mean of the
+    # batch losses must equal the full-batch loss exactly (uneven last batch included)
+    model, cores, batch = _setup()
+    recorder = _Recorder(SGD(0.0))
+    result = fit_cores(model, cores, batch, recorder, max_iter=1, batch_size=batch_size,
+                       rng=np.random.default_rng(0))
+    full, _ = model.loss_and_grads(cores, batch)
+    assert result["history"]["loss"][0] == pytest.approx(float(full), rel=1e-12)
+    assert len(recorder.losses) == math.ceil(len(batch) / batch_size)
+
+
+def test_stepper_counts_global_steps_and_covers_every_entry_once():
+    model, _, batch = _setup()
+    stepper = BatchStepper(model, batch, PlainUpdate(SGD(0.0)), batch_size=8,
+                           rng=np.random.default_rng(1), first_pass=2, n_passes=3)
+    assert (stepper.steps_done, stepper.total_steps) == (2 * 8, 5 * 8)
+    seen = np.concatenate([np.stack(b.mode_indices, 1) for b in stepper.batches()])
+    full = np.stack(batch.mode_indices, 1)
+    assert sorted(map(tuple, seen)) == sorted(map(tuple, full))
+
+
+def test_minibatch_diagnostics_pair_norms_and_gradients_of_the_same_point():
+    model, cores, batch = _setup()
+    update = _Recorder(SGD(0.05))
+    stepper = BatchStepper(model, batch, update, batch_size=25, rng=np.random.default_rng(0))
+    before_last = {}
+
+    original = update.step
+
+    def spy(cs, grad_fn, progress=0.0):
+        before_last["cores"] = [c.copy() for c in cs]
+        return original(cs, grad_fn, progress)
+
+    update.step = spy
+    step = stepper.run_pass(cores)
+    _, grads = update.grad_fn(before_last["cores"])
+    expected = norm_gradient_covariance(before_last["cores"], grads)
+    from tensorly_das.norms import covariance_of_squared_norms, squared_core_norms
+
+    got = covariance_of_squared_norms(step.core_sq, squared_core_norms(step.grads))
+    assert float(got) == pytest.approx(float(expected), rel=1e-10)
 
 
 def test_history_has_one_entry_per_pass_and_stops_on_patience():
@@ -49,7 +122,44 @@ def test_history_has_one_entry_per_pass_and_stops_on_patience():
     # lr 0: nothing improves, so the fit stops after the patience window
     assert result["stopped"] == "no_change"
     assert all(len(result["history"][k]) == result["n_iter"] for k in HISTORY_KEYS)
-    assert result["n_iter"] <= 7
+    assert result["n_iter"] == 6  # the first pass sets the best score, then 5 without change
+    assert result["history"]["norm_deviation"][0] == pytest.approx(float(norm_deviation(cores)))
+
+
+def test_monitor_keeps_the_best_state_and_restores_it():
+    monitor = Monitor(None, 0, tol=0.0, n_iter_no_change=10, validated=True)
+    states = [[np.full(2, float(k))] for k in range(3)]
+    for it, (state, val) in enumerate(zip(states, [3.0, 1.0, 2.0])):
+        monitor.record(it, state, loss=1.0, val_rmse=val, q=0.0, cov=0.0)
+    cores = [np.full(2, 9.0)]
+    result = monitor.finish(cores, final_val_rmse=5.0, last_iteration=3)
+    assert result["best_iter"] == 1 and result["best_val_rmse"] == 1.0
+    np.testing.assert_array_equal(cores[0], states[1][0])
+    better = [np.full(2, 7.0)]
+    result = Monitor(None, 0, 0.0, 10, True)
+    result.record(0, states[0], 1.0, 3.0, 0.0, 0.0)
+    assert result.finish(better, 0.5, 1)["best_iter"] == 1
+    np.testing.assert_array_equal(better[0], 7.0)
+
+
+def test_training_stalled_needs_a_full_window():
+    assert not training_stalled([1.0, 1.0], 2)
+    assert training_stalled([1.0, 1.0, 0.99], 2)
+    assert not training_stalled([1.0, 1.0, 0.5], 2)
+
+
+def test_guard_restores_the_state_before_the_bad_pass():
+    guard = DivergenceGuard()
+    cores = [np.ones(3)]
+    guard.checkpoint(cores)
+    cores[0][:] = 2.0
+    guard.checkpoint(cores)
+    cores[0][:] = np.nan
+    guard.check(cores, 2, 1.0)  # finite errors: nothing happens
+    assert np.isnan(cores[0]).all()
+    with pytest.raises(DivergenceError, match="iteration 2"):
+        guard.check(cores, 2, float("inf"))
+    np.testing.assert_array_equal(cores[0], 1.0)
 
 
 def test_divergence_restores_finite_cores():
@@ -59,7 +169,8 @@ def test_divergence_restores_finite_cores():
     assert all(np.isfinite(c).all() for c in cores)
 
 
-def test_select_rows():
+def test_select_keeps_rows_and_values():
     _, _, batch = _setup()
-    sub = select_rows(batch, np.array([0, 2]))
+    sub = batch.select(np.array([0, 2]))
     assert len(sub) == 2 and sub.values[1] == batch.values[2]
+    assert [int(m[1]) for m in sub.mode_indices] == [int(m[2]) for m in batch.mode_indices]

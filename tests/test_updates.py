@@ -56,10 +56,10 @@ def test_das_and_sam_differ_from_plain():
 def test_scale_factor_sign_and_bound(backend):
     cores = [to_backend(np.ones((3, 2)), backend), to_backend(np.ones((4, 2)), backend)]
     grads = [to_backend(0.1 * np.ones((3, 2)), backend), to_backend(np.ones((4, 2)), backend)]
-    lam = to_numpy(das_scale_factors(cores, grads, eta=1.0, alpha=1e6, max_scale=0.01))
+    lam = to_numpy(das_scale_factors(cores, grads, lr=1.0, alpha=1e6, max_scale=0.01))
     # the core with more gradient energy grows, the other shrinks, both bounded
     assert lam[1] == pytest.approx(0.01) and lam[0] == pytest.approx(-0.01)
-    small = to_numpy(das_scale_factors(cores, grads, eta=1e-3, alpha=1e-3, max_scale=0.01))
+    small = to_numpy(das_scale_factors(cores, grads, lr=1e-3, alpha=1e-3, max_scale=0.01))
     assert 0 < small[1] < 0.01 and -0.01 < small[0] < 0
     # eq. 9 by hand: eta*alpha*u*(||g_k||^2 - gbar)/||G_k||^2
     g2 = np.array([0.06, 8.0])

@@ -7,31 +7,14 @@ model object serves every backend and device. Subclasses implement
 the squared loss and its gradient are written once here.
 """
 
-import numbers
-
 import numpy as np
+
+from ..backend import concatenate, index_like, to_backend
 
 #: Observations handled at once by :meth:`TensorModel.loss_and_grads` and
 #: :meth:`TensorModel.predict`; bounds the temporary memory of a pass (for CP,
 #: about CHUNK_SIZE * N * R * 8 bytes in float64) independently of nnz.
 CHUNK_SIZE = 1 << 20
-
-
-def _concatenate(parts):
-    if type(parts[0]).__module__.split(".")[0] == "torch":
-        import torch
-
-        return torch.cat(parts)
-    return np.concatenate(parts)
-
-
-def check_positive_int(value, name):
-    """Return ``value`` as int if it is an integer >= 1, else raise a clear error."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
 
 
 class Batch:
@@ -53,6 +36,43 @@ class Batch:
 
     def __len__(self):
         return int(self.mode_indices[0].shape[0])
+
+    @classmethod
+    def place(cls, indices, values=None, backend="numpy", device="cpu", dtype="float64"):
+        """Entries given as an (n, N) index array (and values) placed on a backend.
+
+        Parameters
+        ----------
+        indices : (n, N) int array
+            One row per entry.
+        values : (n,) array or None
+            Their values (None for prediction-only batches).
+        backend, device, dtype : str
+            Where the copies live and the values' dtype.
+
+        Returns
+        -------
+        batch : Batch
+        """
+        columns = [to_backend(np.ascontiguousarray(indices[:, n]), backend, device)
+                   for n in range(indices.shape[1])]
+        return cls(columns, None if values is None else to_backend(values, backend, device, dtype))
+
+    def select(self, rows):
+        """The sub-batch at positions ``rows`` (a NumPy integer array).
+
+        Parameters
+        ----------
+        rows : 1-D int array
+            Positions of the entries to keep.
+
+        Returns
+        -------
+        batch : Batch
+        """
+        rows = index_like(rows, self.mode_indices[0])
+        return Batch([idx[rows] for idx in self.mode_indices],
+                     None if self.values is None else self.values[rows])
 
 
 class TensorModel:
@@ -124,7 +144,7 @@ class TensorModel:
             return self.forward(cores, mode_indices)[0]
         parts = [self.forward(cores, [idx[s : s + CHUNK_SIZE] for idx in mode_indices])[0]
                  for s in range(0, n, CHUNK_SIZE)]
-        return _concatenate(parts)
+        return concatenate(parts)
 
     def loss_and_grads(self, cores, batch):
         """Squared loss ``0.5 * mean((prediction - value)^2)`` and its gradients.

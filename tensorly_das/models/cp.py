@@ -10,7 +10,8 @@ import tensorly as tl
 from tensorly.cp_tensor import CPTensor
 
 from ..backend import backend_of, scatter_add_transposed, take_rows_transposed, to_numpy
-from .base import TensorModel, check_positive_int
+from ..options import check_positive_int
+from .base import TensorModel
 
 
 class CPModel(TensorModel):

@@ -11,14 +11,14 @@ chain is a vector), O(nnz * N * r^3) for TR (the chain is an r x r matrix);
 O(nnz * N * r_0 * r) temporary memory.
 """
 
-import numbers
 
 import numpy as np
 from tensorly.tr_tensor import TRTensor
 from tensorly.tt_tensor import TTTensor
 
 from ..backend import backend_of, scatter_add_rows, take_rows, to_numpy
-from .base import TensorModel, check_positive_int
+from ..options import check_positive_int, is_integer
+from .base import TensorModel
 
 
 def _batch_trace(chain):
@@ -43,7 +43,7 @@ class TRModel(TensorModel):
 
     def check_rank(self, rank):
         order = len(self.shape)
-        if isinstance(rank, numbers.Integral) and not isinstance(rank, (bool, np.bool_)):
+        if is_integer(rank):
             rank = self._rank_from_int(check_positive_int(rank, f"{self.name.upper()} rank"), order)
         if not isinstance(rank, (tuple, list)):
             raise TypeError(

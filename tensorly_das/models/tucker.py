@@ -9,13 +9,15 @@ temporary memory; never a dense tensor.
 """
 
 import math
-import numbers
 
 import numpy as np
 from tensorly.tucker_tensor import TuckerTensor
 
-from ..backend import backend_of, einsum, scatter_add_rows, take_rows, to_numpy
-from .base import TensorModel, check_positive_int
+import tensorly as tl
+
+from ..backend import backend_of, scatter_add_rows, take_rows, to_numpy
+from ..options import check_positive_int, is_integer
+from .base import TensorModel
 
 
 class TuckerModel(TensorModel):
@@ -33,7 +35,7 @@ class TuckerModel(TensorModel):
 
     def check_rank(self, rank):
         order = len(self.shape)
-        if isinstance(rank, numbers.Integral) and not isinstance(rank, (bool, np.bool_)):
+        if is_integer(rank):
             rank = (rank,) * order
         if not isinstance(rank, (tuple, list)):
             raise TypeError(f"Tucker rank must be an int or a tuple of {order} ints, got {rank!r}")
@@ -61,10 +63,11 @@ class TuckerModel(TensorModel):
         n = rows[0].shape[0]
         # partial[k]: (n, R_{k+1} * ... * R_N), the core contracted with rows 0..k
         partial = [rows[0] @ core.reshape(self.rank[0], -1)]
-        for k in range(1, len(rows)):
-            rest = partial[-1].shape[1] // self.rank[k]
-            stacked = partial[-1].reshape(n, self.rank[k], rest)
-            partial.append(einsum("nr,nrp->np", rows[k], stacked))
+        with backend_of(core):
+            for k in range(1, len(rows)):
+                rest = partial[-1].shape[1] // self.rank[k]
+                stacked = partial[-1].reshape(n, self.rank[k], rest)
+                partial.append(tl.einsum("nr,nrp->np", rows[k], stacked))
         return partial[-1][:, 0], (rows, partial)
 
     def backward(self, cores, mode_indices, cache, weights):
@@ -73,11 +76,12 @@ class TuckerModel(TensorModel):
         n = rows[0].shape[0]
         row_grads = [None] * len(rows)
         upstream = weights[:, None]  # d loss / d partial[k], shape (n, R_{k+1} * ... * R_N)
-        for k in range(len(rows) - 1, 0, -1):
-            rest = upstream.shape[1]
-            stacked = partial[k - 1].reshape(n, self.rank[k], rest)
-            row_grads[k] = einsum("nrp,np->nr", stacked, upstream)
-            upstream = einsum("nr,np->nrp", rows[k], upstream).reshape(n, self.rank[k] * rest)
+        with backend_of(core):
+            for k in range(len(rows) - 1, 0, -1):
+                rest = upstream.shape[1]
+                stacked = partial[k - 1].reshape(n, self.rank[k], rest)
+                row_grads[k] = tl.einsum("nrp,np->nr", stacked, upstream)
+                upstream = tl.einsum("nr,np->nrp", rows[k], upstream).reshape(n, self.rank[k] * rest)
         flat_core = core.reshape(self.rank[0], -1)
         row_grads[0] = upstream @ flat_core.T
         core_grad = (rows[0].T @ upstream).reshape(core.shape)

@@ -26,9 +26,12 @@ class TTMatrix(TensorizedModule):
 
     Core ``k`` has shape ``(r_{k-1}, out_modes[k], in_modes[k], r_k)`` with ``r_0 = r_K = 1``.
 
+    Arguments come in ``nn.Linear``'s order, input first (as in :class:`TTLinear`).
+
     Parameters
     ----------
-    out_modes, in_modes : tuple of int (same length K)
+    in_modes, out_modes : tuple of int (same length K)
+        Factorizations of the input and output sizes.
     rank : int
         Inner TT rank.
     init_std : float or None
@@ -38,7 +41,7 @@ class TTMatrix(TensorizedModule):
         Start with the last core at zero (the matrix is zero, as an adapter should).
     """
 
-    def __init__(self, out_modes, in_modes, rank, init_std=None, zero_last=False):
+    def __init__(self, in_modes, out_modes, rank, init_std=None, zero_last=False):
         super().__init__()
         if len(out_modes) != len(in_modes):
             raise ValueError(f"out_modes {out_modes} and in_modes {in_modes} need the same length")
@@ -60,7 +63,12 @@ class TTMatrix(TensorizedModule):
         self.core_names = tuple(names)
 
     def forward(self):
-        """The full matrix (small for the layer sizes TT layers are used at)."""
+        """The full matrix (small for the layer sizes TT layers are used at).
+
+        Returns
+        -------
+        weight : tensor of shape (prod(out_modes), prod(in_modes))
+        """
         cores = self.cores()
         full = cores[0][0]  # (o_1, i_1, r_1)
         for core in cores[1:]:
@@ -75,11 +83,18 @@ class TuckerMatrix(TensorizedModule):
 
     ``G`` starts at zero, so the matrix is zero (an adapter's starting point); ``A`` and
     ``B`` are random with orthonormal-scale columns.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Sizes of the input and output (``nn.Linear``'s order).
+    rank : int
+        Inner rank.
     """
 
     core_names = ("A", "G", "B")
 
-    def __init__(self, out_features, in_features, rank):
+    def __init__(self, in_features, out_features, rank):
         super().__init__()
         if int(rank) < 1:
             raise ValueError(f"Tucker adapter rank must be >= 1, got {rank}")
@@ -88,6 +103,12 @@ class TuckerMatrix(TensorizedModule):
         self.B = nn.Parameter(torch.randn(in_features, rank) / math.sqrt(in_features))
 
     def forward(self):
+        """The full matrix.
+
+        Returns
+        -------
+        weight : tensor of shape (out_features, in_features)
+        """
         return self.A @ self.G @ self.B.T
 
 
@@ -106,7 +127,7 @@ class TTLinear(nn.Module):
         super().__init__()
         self.in_features = math.prod(in_modes)
         self.out_features = math.prod(out_modes)
-        self.weight = TTMatrix(out_modes, in_modes, rank)
+        self.weight = TTMatrix(in_modes, out_modes, rank)
         self.bias = nn.Parameter(torch.zeros(self.out_features)) if bias else None
 
     @classmethod
@@ -166,13 +187,13 @@ class LinearAdapter(nn.Module):
             p.requires_grad_(False)
         self.scale = scale
         if kind == "tucker":
-            self.delta = TuckerMatrix(linear.out_features, linear.in_features, rank)
+            self.delta = TuckerMatrix(linear.in_features, linear.out_features, rank)
         elif kind == "tt":
             if in_modes is None or out_modes is None:
                 raise ValueError("a TT adapter needs in_modes and out_modes")
             in_modes = _check_modes(in_modes, linear.in_features, "in_modes")
             out_modes = _check_modes(out_modes, linear.out_features, "out_modes")
-            self.delta = TTMatrix(out_modes, in_modes, rank, zero_last=True)
+            self.delta = TTMatrix(in_modes, out_modes, rank, zero_last=True)
         else:
             raise ValueError(f"adapter kind must be 'tucker' or 'tt', got {kind!r}")
 

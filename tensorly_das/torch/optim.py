@@ -3,7 +3,16 @@
 import torch
 from torch import nn
 
-from ..updates import ALPHA_SCHEDULES, das_lambdas, scheduled_alpha
+from ..options import (
+    ALPHA_SCHEDULES,
+    DAS_DENOMINATORS,
+    DAS_DEVIATIONS,
+    check_params,
+    choice,
+    positive_int,
+    real,
+)
+from ..updates import das_factors, das_lambdas, scheduled_alpha
 from .diagnostics import layer_diagnostics
 from .discovery import tensorized_param_groups
 
@@ -82,9 +91,10 @@ class SAM(_Wrapper):
         Passed to the base optimizer (``lr``, ``momentum``, ...).
     """
 
+    _parameter_constraints = {"rho": [real(0, None)], "adaptive": ["boolean"]}
+
     def __init__(self, params, base_optimizer=torch.optim.SGD, rho=0.05, adaptive=False, **base_kwargs):
-        if rho < 0:
-            raise ValueError(f"rho must be >= 0, got {rho}")
+        check_params(self._parameter_constraints, {"rho": rho, "adaptive": adaptive}, "SAM")
         super().__init__(params, base_optimizer, {"rho": rho, "adaptive": adaptive}, base_kwargs)
         for group in self.param_groups:
             group.setdefault("rho", rho)
@@ -166,6 +176,16 @@ class DAS(_Wrapper):
         Passed to the base optimizer (``lr`` is required by SGD).
     """
 
+    _parameter_constraints = {
+        "alpha": [real(0, None)],
+        "alpha_schedule": [choice(ALPHA_SCHEDULES)],
+        "total_steps": [positive_int(), None],
+        "denominator": [choice(DAS_DENOMINATORS)],
+        "deviation": [choice(DAS_DEVIATIONS)],
+        "max_scale": [real(0, 0.5)],
+        "rebalance": ["boolean"],
+    }
+
     def __init__(
         self,
         params,
@@ -179,18 +199,11 @@ class DAS(_Wrapper):
         rebalance=False,
         **base_kwargs,
     ):
-        if alpha < 0:
-            raise ValueError(f"alpha must be >= 0, got {alpha}")
-        if alpha_schedule not in ALPHA_SCHEDULES:
-            raise ValueError(f"alpha_schedule must be one of {ALPHA_SCHEDULES}, got {alpha_schedule!r}")
-        if alpha_schedule != "constant" and not total_steps:
-            raise ValueError(f"alpha_schedule={alpha_schedule!r} needs total_steps (the schedule's length)")
-        if denominator not in ("squared", "norm"):
-            raise ValueError(f"denominator must be 'squared' or 'norm', got {denominator!r}")
-        if deviation not in ("paper", "relative"):
-            raise ValueError(f"deviation must be 'paper' or 'relative', got {deviation!r}")
         defaults = dict(alpha=alpha, alpha_schedule=alpha_schedule, denominator=denominator,
                         deviation=deviation, max_scale=max_scale, rebalance=rebalance)
+        check_params(self._parameter_constraints, {**defaults, "total_steps": total_steps}, "DAS")
+        if alpha_schedule != "constant" and not total_steps:
+            raise ValueError(f"alpha_schedule={alpha_schedule!r} needs total_steps (the schedule's length)")
         super().__init__(params, base_optimizer, defaults, base_kwargs)
         for group in self.param_groups:
             for key, value in defaults.items():
@@ -231,7 +244,7 @@ class DAS(_Wrapper):
         self.steps_done += 1
         return loss
 
-    def _rescale(self, layer_cores, eta_alpha, denominator, deviation, max_scale, rebalance):
+    def _rescale(self, layer_cores, lr_alpha, denominator, deviation, max_scale, rebalance):
         cores = [p for layer in layer_cores for p in layer]
         device, dtype = cores[0].device, cores[0].dtype
         sizes = tuple(len(layer) for layer in layer_cores)
@@ -248,12 +261,14 @@ class DAS(_Wrapper):
         sums = (sq @ member_t).T  # (layers, 2): per-layer sums of ||G||^2 and ||g||^2
         means = (sums / counts)[layer_id]
         lambdas = das_lambdas(
-            sq[0], sq[1], means[:, 0], means[:, 1], sums[layer_id, 1], eta_alpha, denominator, deviation,
-        ).clamp_(-max_scale, max_scale)
-        factors = lambdas.add_(1.0)
-        if rebalance:
-            log_mean = (torch.log(factors)[None, :] @ member_t).T[:, 0] / counts[:, 0]
-            factors = factors / torch.exp(log_mean)[layer_id]
+            sq[0], sq[1], means[:, 0], means[:, 1], sums[layer_id, 1], lr_alpha, denominator, deviation,
+            max_scale,
+        )
+
+        def layer_mean(x):
+            return ((x[None, :] @ member_t).T[:, 0] / counts[:, 0])[layer_id]
+
+        factors = das_factors(lambdas, rebalance, layer_mean)
         torch._foreach_mul_(cores, list(factors.unbind()))
 
     def _wrapper_state(self):

@@ -26,7 +26,7 @@ def test_package_unaffected_by_global_pytorch_backend(tltorch):
     for est_cls, rank in ((td.CPCompletion, 3), (td.TuckerCompletion, 3), (td.TTCompletion, 2)):
         est = est_cls(rank=rank, max_iter=50, random_state=0).fit(obs)
         assert isinstance(est.cores_[0], np.ndarray)
-        assert isinstance(est.transform(), np.ndarray)
+        assert isinstance(est.reconstruct(), np.ndarray)
         assert isinstance(td.norm_deviation(est.cores_), (float, np.floating))
     assert tl.get_backend() == "pytorch"  # and we did not change it either
 

@@ -1,0 +1,317 @@
+"""The shared estimator: parameters, validation and the fit that wires observations, a
+model, an update rule and the fit loop together."""
+
+import numbers
+import time
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import Hidden, StrOptions
+
+from ..backend import check_backend, check_dtype, to_backend, to_numpy
+from ..fit import DivergenceError, fit_cores, rmse
+from ..models import Batch
+from ..options import (
+    ALPHA_SCHEDULES,
+    DAS_DENOMINATORS,
+    DAS_DEVIATIONS,
+    INITS,
+    METHODS,
+    SOLVERS,
+    Number,
+    choice,
+    positive_int,
+    real,
+)
+from ..updates import make_base_step, make_update
+from .inputs import as_observations
+from .persistence import TorchStateMixin
+from .prediction import PredictionMixin
+
+#: parameters renamed in 0.2 (old name -> new name); the old names go in 0.3
+RENAMED = {"alpha": "das_alpha", "rho": "sam_rho", "alpha_schedule": "das_alpha_schedule"}
+_DEPRECATED = Hidden(StrOptions({"deprecated"}))
+
+
+class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstimator):
+    """Shared behaviour of the completion estimators (see :class:`CPCompletion`)."""
+
+    #: Model class built in :meth:`fit`; set by each subclass.
+    _model_class = None
+
+    _parameter_constraints = {
+        "rank": "no_validation",  # the model checks it against the data's shape
+        "method": [choice(METHODS)],
+        "solver": [choice(SOLVERS)],
+        "lr": [real(0, None, closed="neither")],
+        "das_alpha": [real(0, None)],
+        "sam_rho": [real(0, None)],
+        "das_alpha_schedule": [choice(ALPHA_SCHEDULES)],
+        "max_iter": [positive_int()],
+        "tol": [real(0, None)],
+        "batch_size": [positive_int(), None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [real(0, 0.9, closed="right")],
+        "n_iter_no_change": [positive_int()],
+        "n_init": [positive_int()],
+        "l2_reg": [real(0, None)],
+        "init": "no_validation",  # a name, cores or a TensorLy decomposition: checked in fit
+        "shape": [tuple, list, np.ndarray, None],
+        "sam_adaptive": ["boolean"],
+        "das_denominator": [choice(DAS_DENOMINATORS)],
+        "das_deviation": [choice(DAS_DEVIATIONS)],
+        "das_max_scale": [real(0, 0.5)],
+        "das_rebalance": ["boolean"],
+        "distributed": ["boolean"],
+        "backend": "no_validation",  # check_backend: aliases and a clear install hint
+        "device": "no_validation",
+        "dtype": "no_validation",  # check_dtype: strings and NumPy dtypes
+        "random_state": [Number(numbers.Integral, 0, None, closed="left"), np.random.Generator,
+                         np.random.SeedSequence, None],
+        "verbose": ["boolean", Number(numbers.Integral, 0, None, closed="left")],
+        "warm_start": ["boolean"],
+        "alpha": [real(0, None), _DEPRECATED],
+        "rho": [real(0, None), _DEPRECATED],
+        "alpha_schedule": [choice(ALPHA_SCHEDULES), _DEPRECATED],
+    }
+
+    def __init__(self, rank=5, *, method="das", solver="adam", lr=0.05, das_alpha=1.0, sam_rho=0.05,
+                 das_alpha_schedule="linear", max_iter=5000, tol=1e-4, batch_size=None,
+                 early_stopping=True, validation_fraction=0.1, n_iter_no_change=200, n_init=1,
+                 l2_reg=0.0, init="random", shape=None, sam_adaptive=False,
+                 das_denominator="squared", das_deviation="paper", das_max_scale=0.05,
+                 das_rebalance=False, distributed=False, backend="numpy", device="cpu",
+                 dtype="float64", random_state=None, verbose=False, warm_start=False,
+                 alpha="deprecated", rho="deprecated", alpha_schedule="deprecated"):
+        self.rank = rank
+        self.method = method
+        self.solver = solver
+        self.lr = lr
+        self.das_alpha = das_alpha
+        self.sam_rho = sam_rho
+        self.das_alpha_schedule = das_alpha_schedule
+        self.max_iter = max_iter
+        self.tol = tol
+        self.batch_size = batch_size
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.n_init = n_init
+        self.l2_reg = l2_reg
+        self.init = init
+        self.shape = shape
+        self.sam_adaptive = sam_adaptive
+        self.das_denominator = das_denominator
+        self.das_deviation = das_deviation
+        self.das_max_scale = das_max_scale
+        self.das_rebalance = das_rebalance
+        self.distributed = distributed
+        self.backend = backend
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.alpha = alpha
+        self.rho = rho
+        self.alpha_schedule = alpha_schedule
+
+    # ------------------------------------------------------------------ checks
+    def _param(self, name):
+        """The value of parameter ``name``, honouring (with a warning) its deprecated old name."""
+        old = {new: old for old, new in RENAMED.items()}.get(name)
+        if old is not None and getattr(self, old) != "deprecated":
+            warnings.warn(f"{old} was renamed {name} in 0.2 and will be removed in 0.3; "
+                          f"pass {name}={getattr(self, old)!r}", FutureWarning, stacklevel=5)
+            return getattr(self, old)
+        return getattr(self, name)
+
+    def _check_environment(self):
+        """Backend, dtype and device (beyond ``_parameter_constraints``): (backend, dtype)."""
+        backend = check_backend(self.backend)
+        dtype = check_dtype(self.dtype)
+        if backend == "pytorch" and str(self.device).startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise RuntimeError(f"device={self.device!r} was requested but CUDA is not available")
+        elif backend == "numpy" and self.device not in ("cpu", None):
+            raise ValueError(f"backend='numpy' runs on device='cpu' only, got device={self.device!r}")
+        return backend, dtype
+
+    # ------------------------------------------------------------------ fitting
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, mask=None):
+        """Complete a tensor from its observed entries.
+
+        Parameters
+        ----------
+        X : ObservedTensor, sparse array, dense array, or (n, N) int array
+            The observations. A dense array marks missing entries with NaN (or
+            with ``mask``); a pydata/scipy sparse array observes its stored entries;
+            with ``y`` given, ``X`` holds the indices of the observed entries.
+        y : array of shape (n,), optional
+            Observed values at the indices ``X``.
+        mask : bool array, optional
+            True where a dense ``X`` is observed.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        backend, dtype = self._check_environment()
+        reducer = self._reducer(backend)
+        rng = np.random.default_rng(self.random_state)
+        obs, model, train, val = self._prepare(X, y, mask, rng, reducer)
+        train_batch = Batch.place(train.indices, train.values, backend, self.device, dtype)
+        val_batch = None if val is None else Batch.place(val.indices, val.values, backend, self.device, dtype)
+        options = self._update_options()
+        t0 = time.perf_counter()
+        cores, result, update, passes = self._fit_starts(model, train, train_batch, val_batch, rng,
+                                                         reducer, backend, dtype, obs, options)
+        self.update_ = update
+        self._update_signature_ = self._update_signature(options)
+        self._store(model, cores, obs, result)
+        self.fit_time_ = time.perf_counter() - t0
+        self.time_per_iter_ = self.fit_time_ / max(passes, 1)  # over all n_init starts
+        self.train_rmse_ = float(rmse(model, cores, train_batch, reducer))
+        return self
+
+    def _prepare(self, X, y, mask, rng, reducer):
+        """Observations, model and split; with a reducer, the same error on every rank."""
+        error = obs = model = train = val = None
+        try:
+            obs = as_observations(X, y, mask, shape=self.shape)
+            model = self._model_class(obs.shape, self.rank)
+            train, val = self._split(obs, rng)
+        except (ValueError, TypeError) as err:
+            if reducer is None:
+                raise
+            error = f"{type(err).__name__}: {err}"
+        if reducer is not None:
+            reducer.check_errors(error)  # the same clear error on every rank, no hang
+            reducer.check_agreement(self._signature(obs.shape))
+        return obs, model, train, val
+
+    def _warm(self, model):
+        """(continue from the fitted cores, continue history and optimizer state too)."""
+        cores = (self.warm_start and getattr(self, "model_", None) is not None
+                 and (self.model_.shape, self.model_.rank) == (model.shape, model.rank))
+        return cores, cores and hasattr(self, "history_")
+
+    def _fit_starts(self, model, train, train_batch, val_batch, rng, reducer, backend, dtype, obs,
+                    options):
+        """Run every start (one when warm); returns the best (cores, result, update, passes)."""
+        warm_cores, warm = self._warm(model)
+        best, passes = None, 0
+        for _ in range(1 if warm_cores else self.n_init):
+            cores = [to_backend(c, backend, self.device, dtype)
+                     for c in self._initial_cores(model, train, rng, reducer, warm_cores)]
+            if reducer is not None:
+                reducer.broadcast_(cores)  # every rank starts from rank 0's cores
+            update = self._make_update(warm, options)
+            history = {k: list(v) for k, v in self.history_.items()} if warm else None
+            try:
+                result = fit_cores(
+                    model, cores, train_batch, update, val=val_batch, max_iter=self.max_iter,
+                    tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+                    batch_size=self.batch_size, rng=rng, verbose=self.verbose, history=history,
+                    start_iter=len(history["loss"]) if warm else 0, l2_reg=self.l2_reg,
+                    reducer=reducer,
+                )
+            except DivergenceError:
+                self._store(model, cores, obs, None)
+                raise
+            passes += result["n_iter"]
+            score = result["best_val_rmse"] if val_batch is not None else result["history"]["loss"][-1]
+            if best is None or score < best[0]:
+                best = (score, cores, result, update)
+        return best[1], best[2], best[3], passes
+
+    def _make_update(self, warm, options):
+        if (warm and getattr(self, "update_", None) is not None
+                and self._update_signature_ == self._update_signature(options)):
+            return self.update_  # continue with the optimizer state (Adam moments)
+        return make_update(self.method, make_base_step(self.solver, self.lr), **options)
+
+    def _initial_cores(self, model, train, rng, reducer=None, warm=False):
+        if warm:  # continue from the fitted cores
+            return [np.array(to_numpy(c), dtype=np.float64) for c in self.cores_]
+        if isinstance(self.init, str):
+            if self.init not in INITS:
+                raise ValueError(f"init must be one of {INITS}, a list of cores or a TensorLy "
+                                 f"decomposition, got {self.init!r}")
+            sum_sq, count = float(np.sum(train.values**2)), train.nnz
+            if reducer is not None:  # the scale of all ranks' data, as a 1-process fit sees it
+                sum_sq, count = reducer.sum([sum_sq, count])
+            return model.init_cores(rng, float(np.sqrt(sum_sq / count)))
+        if isinstance(self.init, (list, tuple)) and all(hasattr(c, "shape") for c in self.init):
+            cores = [np.array(to_numpy(c), dtype=np.float64) for c in self.init]
+        else:
+            cores = model.from_tensorly(self.init)
+        model.check_cores(cores)
+        if not all(np.isfinite(c).all() for c in cores):
+            raise ValueError("the initial cores given as init contain NaN or inf")
+        return cores
+
+    def _split(self, obs, rng):
+        if not self.early_stopping:
+            return obs, None
+        if obs.nnz < 2:
+            raise ValueError(
+                "early_stopping needs at least 2 observed entries to hold some out; "
+                "pass early_stopping=False"
+            )
+        return obs.split(self.validation_fraction, random_state=rng)
+
+    def _reducer(self, backend):
+        if not self.distributed:
+            return None
+        if backend != "pytorch":
+            raise ValueError("distributed=True needs backend='pytorch' (gloo on CPU, NCCL on CUDA)")
+        import torch
+
+        from ..distributed import AllReduce
+
+        return AllReduce(torch.device(self.device))
+
+    def _signature(self, shape):
+        """What every rank of a data-parallel fit must agree on."""
+        params = {k: v for k, v in self.get_params().items() if k not in ("verbose", "device", "init")}
+        params["init"] = self.init if isinstance(self.init, str) else "given"
+        return {"estimator": type(self).__name__, "data shape": tuple(shape), **params}
+
+    def _update_signature(self, options):
+        return (self.method, self.solver, self.lr, tuple(sorted(options.items())))
+
+    def _update_options(self):
+        if self.method == "sam":
+            return {"rho": self._param("sam_rho"), "adaptive": self.sam_adaptive}
+        if self.method == "das":
+            return {
+                "alpha": self._param("das_alpha"),
+                "alpha_schedule": self._param("das_alpha_schedule"),
+                "denominator": self.das_denominator,
+                "deviation": self.das_deviation,
+                "max_scale": self.das_max_scale,
+                "rebalance": bool(self.das_rebalance),
+            }
+        return {}
+
+    def _store(self, model, cores, obs, result):
+        self.backend_ = check_backend(self.backend)
+        self.device_ = self.device if self.backend_ == "pytorch" else "cpu"
+        self.dtype_ = check_dtype(self.dtype)
+        self.model_ = model
+        self.cores_ = cores
+        self.shape_ = obs.shape
+        self.n_features_in_ = obs.ndim
+        self.decomposition_ = model.to_tensorly(cores)
+        if result is not None:
+            self.history_ = result["history"]
+            self.n_iter_ = result["n_iter"]
+            self.best_iter_ = result["best_iter"]
+            self.best_val_rmse_ = result["best_val_rmse"]
+            self.stopped_ = result["stopped"]

@@ -1,0 +1,128 @@
+"""The fit loop: pass after pass, step, guard, monitor."""
+
+import contextlib
+
+import numpy as np
+
+from ..allocator import reuse_freed_memory
+from ..backend import scalars_to_host
+from ..norms import covariance_of_squared_norms, deviation_of_squared_norms, squared_core_norms
+from .batches import BatchStepper
+from .guard import DivergenceGuard
+from .monitor import Monitor
+from .objective import rmse
+
+
+class ProgressBar:
+    """A tqdm bar with training loss, validation RMSE and Q, or nothing when not shown.
+
+    Parameters
+    ----------
+    shown : bool
+        Whether to draw it.
+    total : int
+        Passes planned.
+    """
+
+    def __init__(self, shown, total):
+        self.bar = None
+        if shown:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc="fit", unit="it", leave=True)
+
+    def update(self, n_done, loss, val_rmse, q):
+        """Advance by one pass (refreshing the figures every 10 passes)."""
+        if self.bar is None:
+            return
+        self.bar.update(1)
+        if n_done % 10 == 1:
+            postfix = {"train_loss": f"{loss:.4g}", "Q": f"{q:.3g}"}
+            if val_rmse == val_rmse:  # not NaN
+                postfix["val_rmse"] = f"{val_rmse:.4g}"
+            self.bar.set_postfix(postfix, refresh=False)
+
+    def close(self):
+        """Close the bar (if shown)."""
+        if self.bar is not None:
+            self.bar.close()
+
+
+@reuse_freed_memory()
+def fit_cores(model, cores, train, update, val=None, *, max_iter=1000, tol=1e-4,
+              n_iter_no_change=50, batch_size=None, rng=None, verbose=False, history=None,
+              start_iter=0, l2_reg=0.0, reducer=None):
+    """Train ``cores`` in place on the observations ``train`` with ``update``.
+
+    Parameters
+    ----------
+    model : TensorModel
+        The parametrization (predictions and squared-loss gradients).
+    cores : list of arrays
+        Updated in place; on return they hold the best state (lowest validation
+        error when ``val`` is given, else the last iterate).
+    train : Batch
+        Training observations on the cores' backend and device.
+    update : PlainUpdate, SAMUpdate or DASUpdate
+        The update rule.
+    val : Batch or None
+        Held-out observations for early stopping. When given, the loop keeps the
+        cores with the lowest validation RMSE and stops after ``n_iter_no_change``
+        passes without a relative improvement of at least ``tol``.
+    max_iter : int
+        Maximum number of passes over ``train`` (one step per pass with full batch).
+    tol : float
+        Relative improvement that counts (validation RMSE, or training loss when
+        ``val`` is None).
+    n_iter_no_change : int
+        Patience, in passes.
+    batch_size : int or None
+        Observations per step; None means the full batch.
+    rng : numpy Generator
+        Shuffles mini-batches.
+    verbose : bool
+        Show a tqdm progress bar with training loss, validation RMSE and Q.
+    history : dict of lists, optional
+        Appended to (for warm starts); a new one is made when None.
+    start_iter : int
+        Passes already done (warm start); schedules continue from there.
+    l2_reg : float
+        Adds ``0.5 * l2_reg * sum_k ||G_k||^2`` to the training loss (ridge on every core).
+    reducer : tensorly_das.distributed.AllReduce or None
+        Data-parallel fit: ``train`` and ``val`` are this rank's shards; losses, gradients
+        and validation errors are summed over ranks, so all ranks take identical steps.
+        ``batch_size`` is then the global number of observations per step.
+
+    Returns
+    -------
+    result : dict
+        ``history`` (dict of lists, see :data:`HISTORY_KEYS`), ``n_iter`` (passes run
+        now), ``best_iter``, ``best_val_rmse``, ``stopped`` ("no_change", "max_iter").
+
+    Raises
+    ------
+    DivergenceError
+        When the loss becomes NaN or inf. ``cores`` hold the last finite state.
+    """
+    stepper = BatchStepper(model, train, update, batch_size=batch_size, rng=rng, l2_reg=l2_reg,
+                           reducer=reducer, first_pass=start_iter, n_passes=max_iter)
+    monitor = Monitor(history, start_iter, tol, n_iter_no_change, validated=val is not None)
+    guard = DivergenceGuard()
+    bar = ProgressBar(verbose and (reducer is None or reducer.rank == 0), max_iter)
+    # overflow shows up as NaN/inf in the loss, which the guard checks and reports
+    with np.errstate(over="ignore", invalid="ignore"), contextlib.closing(bar):
+        for it in range(start_iter, start_iter + max_iter):
+            snapshot = guard.checkpoint(cores)
+            val_err = rmse(model, cores, val, reducer) if val is not None else None
+            step = stepper.run_pass(cores)
+            q = deviation_of_squared_norms(step.core_sq)
+            cov = covariance_of_squared_norms(step.core_sq, squared_core_norms(step.grads))
+            loss, val_h, q, cov = scalars_to_host([step.loss, val_err, q, cov])
+            guard.check(cores, it + 1, loss, 0.0 if val is None else val_h)
+            stop = monitor.record(it, snapshot, loss, val_h, q, cov)
+            bar.update(monitor.n_done, loss, val_h, q)
+            if stop:
+                break
+        guard.check_cores(cores, start_iter + monitor.n_done)
+        final = float(rmse(model, cores, val, reducer)) if val is not None else None
+    return monitor.finish(cores, final, start_iter + monitor.n_done)

@@ -1,0 +1,126 @@
+"""The one home of every option set and parameter rule.
+
+The estimators, the torch optimizers and the command line all name their choices from
+the tuples below and check numbers with the constraint objects below (scikit-learn's
+``_parameter_constraints`` machinery), so a choice or a bound is written once.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
+
+#: update rules wrapped around the base step
+METHODS = ("plain", "sam", "das")
+#: base steps
+SOLVERS = ("adam", "sgd")
+#: how the DAS strength decays over training
+ALPHA_SCHEDULES = ("linear", "cosine", "constant")
+#: DAS divides its deviation by ``||G_k||^2`` ("squared", the paper) or ``||G_k||`` ("norm")
+DAS_DENOMINATORS = ("squared", "norm")
+#: DAS numerator in the paper's units ("paper") or relative to the mean ("relative")
+DAS_DEVIATIONS = ("paper", "relative")
+#: array backends of the estimators (``"torch"`` is accepted as an alias of ``"pytorch"``)
+BACKENDS = ("numpy", "pytorch")
+#: floating dtypes of the cores
+DTYPES = ("float32", "float64")
+#: named initializations
+INITS = ("random",)
+
+
+class Number(Interval):
+    """A finite real (or integer) in a range; an integer constraint refuses booleans.
+
+    Parameters
+    ----------
+    kind : {numbers.Real, numbers.Integral}
+        Real numbers or integers.
+    left, right : float or None
+        Bounds (None: unbounded on that side).
+    closed : {"left", "right", "both", "neither"}
+        Which bounds belong to the range.
+    """
+
+    def __init__(self, kind, left, right, *, closed):
+        super().__init__(kind, left, right, closed=closed)
+
+    def is_satisfied_by(self, val):
+        if self.type is numbers.Integral and not is_integer(val):
+            return False
+        if isinstance(val, numbers.Real) and not np.isfinite(val):
+            return False
+        return super().is_satisfied_by(val)
+
+    def __str__(self):
+        return super().__str__().replace("float", "finite float")
+
+
+def positive_int():
+    """The constraint "an integer >= 1 (not a bool)"."""
+    return Number(numbers.Integral, 1, None, closed="left")
+
+
+def real(low=None, high=None, closed="both"):
+    """The constraint "a finite real number in [low, high]" (bounds per ``closed``)."""
+    return Number(numbers.Real, low, high, closed=closed)
+
+
+def choice(options):
+    """The constraint "one of the strings ``options``"."""
+    return StrOptions(set(options))
+
+
+def check_params(constraints, params, caller):
+    """Validate ``params`` (a dict) against ``constraints``; raise one clear error.
+
+    Parameters
+    ----------
+    constraints : dict
+        Parameter name -> list of constraints (scikit-learn's format).
+    params : dict
+        Parameter name -> value.
+    caller : str
+        Named in the message (e.g. the class).
+
+    Raises
+    ------
+    sklearn.utils._param_validation.InvalidParameterError
+        A ``ValueError`` and ``TypeError`` naming the parameter, the rule and the value.
+    """
+    validate_parameter_constraints(constraints, params, caller_name=caller)
+
+
+def is_integer(value):
+    """True for an integer (Python or NumPy) that is not a bool.
+
+    Parameters
+    ----------
+    value : object
+        The candidate.
+
+    Returns
+    -------
+    bool
+    """
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def check_positive_int(value, name):
+    """Return ``value`` as an int when it is an integer >= 1 (not a bool), else raise.
+
+    Parameters
+    ----------
+    value : object
+        The candidate.
+    name : str
+        Named in the message.
+
+    Returns
+    -------
+    value : int
+    """
+    if not is_integer(value):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
