@@ -202,3 +202,76 @@ def scalars_to_host(values):
         host = [float(v) for v in present]
     it = iter(host)
     return [next(it) if v is not None else float("nan") for v in values]
+
+
+def check_device(backend, device):
+    """Raise a clear error when ``device`` cannot be used with ``backend`` here.
+
+    Parameters
+    ----------
+    backend : {"numpy", "pytorch"}
+        Canonical backend name.
+    device : str or None
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
+    """
+    if backend == "numpy":
+        if device not in ("cpu", None):
+            raise ValueError(f"backend='numpy' runs on device='cpu' only, got device={device!r}")
+    elif str(device).startswith("cuda") and not cuda_available():
+        raise RuntimeError(f"device={device!r} was requested but CUDA is not available")
+
+
+def cuda_available():
+    """True when torch is installed and sees a CUDA device (False without torch)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def tensors_to_bytes(tensors):
+    """Serialize a dict of torch objects in torch's own format (any device).
+
+    Parameters
+    ----------
+    tensors : dict
+        Values holding torch tensors.
+
+    Returns
+    -------
+    data : bytes
+    """
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(tensors, buffer)
+    return buffer.getvalue()
+
+
+def tensors_from_bytes(data, to_cpu=False):
+    """The dict :func:`tensors_to_bytes` made, optionally mapped to the CPU.
+
+    Unpickling runs code: load only data from a source you trust.
+
+    Parameters
+    ----------
+    data : bytes
+        What :func:`tensors_to_bytes` returned.
+    to_cpu : bool
+        Place every tensor on the CPU (for a CUDA state on a machine without CUDA).
+
+    Returns
+    -------
+    tensors : dict
+    """
+    import io
+
+    try:
+        import torch
+    except ImportError as err:
+        raise ImportError("this state holds PyTorch tensors; loading it needs PyTorch: "
+                          "pip install 'tensorly_das[torch]'") from err
+    return torch.load(io.BytesIO(data), map_location="cpu" if to_cpu else None, weights_only=False)

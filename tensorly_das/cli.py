@@ -137,27 +137,14 @@ def _umask():
 
 def _start_distributed(args):
     """Join the torchrun process group; returns (rank, world size)."""
-    import torch
-    import torch.distributed as dist
+    from .distributed import join_torchrun
 
-    if "RANK" not in os.environ:
-        raise CLIError("--distributed needs a torchrun launch (torchrun --nproc_per_node K -m tensorly_das fit ...)")
-    if args.device.startswith("cuda"):
-        args.device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
-        torch.cuda.set_device(args.device)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
+    try:
+        rank, world, args.device = join_torchrun(args.device)
+    except RuntimeError as err:
+        raise CLIError(f"--distributed: {err}") from None
     args.backend = "pytorch"
-    return dist.get_rank(), dist.get_world_size()
-
-
-def _stop_distributed():
-    """Leave the process group cleanly (gloo aborts at exit otherwise)."""
-    import torch.distributed as dist
-
-    if dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+    return rank, world
 
 
 def _read_shard(args, rank, world):
@@ -306,7 +293,9 @@ def main(argv=None):
                 run_fit(args)
             finally:
                 if getattr(args, "distributed", False):
-                    _stop_distributed()
+                    from .distributed import leave
+
+                    leave()
     except CLIError as err:
         print(f"tensorly-das: error: {err}", file=sys.stderr)
         return 2

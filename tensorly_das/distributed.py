@@ -46,7 +46,7 @@ class AllReduce:
 
     Parameters
     ----------
-    device : torch.device
+    device : str or torch.device
         Where the cores live (CUDA for NCCL, CPU for gloo).
     """
 
@@ -56,8 +56,10 @@ class AllReduce:
                 "distributed=True needs an initialized torch.distributed process group "
                 "(torch.distributed.init_process_group, or launch with torchrun)"
             )
+        import torch
+
         self.dist = _dist()
-        self.device = device
+        self.device = torch.device(device)
         self.rank, self.world_size = rank_and_world()
 
     def _tensor(self, values, dtype=None):
@@ -120,3 +122,41 @@ class AllReduce:
         value = value.clone()
         self.dist.all_reduce(value)
         return value
+
+
+def join_torchrun(device):
+    """Join the process group torchrun describes in the environment.
+
+    Parameters
+    ----------
+    device : str
+        ``"cpu"`` (gloo) or ``"cuda..."`` (NCCL, on this process's ``LOCAL_RANK`` GPU).
+
+    Returns
+    -------
+    rank, world_size : int
+    device : str
+        The device this process uses.
+    """
+    import os
+
+    import torch
+
+    if "RANK" not in os.environ:
+        raise RuntimeError("a distributed run needs a torchrun launch "
+                           "(torchrun --nproc_per_node K -m tensorly_das fit ...)")
+    if device.startswith("cuda"):
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+        torch.cuda.set_device(device)
+    dist = _dist()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return dist.get_rank(), dist.get_world_size(), device
+
+
+def leave():
+    """Leave the process group cleanly (gloo aborts at exit otherwise)."""
+    if is_initialized():
+        dist = _dist()
+        dist.barrier()
+        dist.destroy_process_group()

@@ -1,13 +1,21 @@
 import importlib.util
+import os
 
 import numpy as np
 import pytest
+
+# One thread per process: the tensors in these tests are tiny, and on a loaded machine (a shared
+# CI box) torch's and OpenMP's default of one thread per core makes every op wait for busy cores.
+# Subprocesses (CLI, torchrun workers) inherit the variables.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 HAS_CUDA = False
 if HAS_TORCH:
     import torch
 
+    torch.set_num_threads(1)
     HAS_CUDA = torch.cuda.is_available()
 
 BACKENDS = [

@@ -153,3 +153,40 @@ def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
         main(["fit", str(src), "--rank", "2", "--max-iter", "3", "-o", str(dst), "--force"])
     assert dst.read_bytes() == b"previous result"  # the old output is intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["obs.npz", "out.npz"]  # no temporary left
+
+
+def test_help_shows_the_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    text = capsys.readouterr().out
+    for flag, default in (("--lr", "0.05"), ("--method", "das"), ("--max-iter", "5000"), ("--das-alpha", "1.0")):
+        assert flag in text
+        assert f"(default: {default})" in text
+
+
+def test_output_follows_the_umask_and_single_process_says_no_ranks(tmp_path, capsys):
+    import os
+    import stat
+
+    obs, _ = low_rank_problem(fraction=0.6)
+    src = tmp_path / "x.npy"
+    np.save(src, obs.to_dense())
+    old = os.umask(0o027)
+    try:
+        assert main(["fit", str(src), "--rank", "2", "--max-iter", "5", "-o", str(tmp_path / "o.npz")]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "o.npz").st_mode) == 0o640
+    assert "ranks" not in capsys.readouterr().out
+
+
+def test_old_flags_warn_and_act(tmp_path, capsys):
+    obs, _ = low_rank_problem(fraction=0.6)
+    src = tmp_path / "x.npy"
+    np.save(src, obs.to_dense())
+    common = ["fit", str(src), "--rank", "2", "--max-iter", "20", "--method", "sam", "--force"]
+    assert main([*common, "--rho", "0.3", "-o", str(tmp_path / "old.npz")]) == 0
+    assert "--rho is deprecated" in capsys.readouterr().err
+    assert main([*common, "--sam-rho", "0.3", "-o", str(tmp_path / "new.npz")]) == 0
+    with np.load(tmp_path / "old.npz") as a, np.load(tmp_path / "new.npz") as b:
+        np.testing.assert_array_equal(a["core_0"], b["core_0"])

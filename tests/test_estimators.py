@@ -114,8 +114,14 @@ def test_early_stopping_keeps_best_state():
     obs, _ = low_rank_problem(fraction=0.3, noise=0.5, seed=2)
     est = CPCompletion(rank=8, method="plain", lr=0.05, max_iter=400, n_iter_no_change=30, random_state=0).fit(obs)
     val = np.array(est.history_["val_rmse"])
+    # an over-ranked fit of noisy data overfits: the validation error turns up and the fit stops
+    assert est.stopped_ == "no_change" and est.n_iter_ < 400
     assert est.best_val_rmse_ <= val.min() + 1e-12
-    assert est.stopped_ in ("no_change", "max_iter")
+    assert est.best_iter_ < est.n_iter_ - 30
+    # the kept cores are the best state: their validation error is best_val_rmse_
+    train, held = obs.split(est.validation_fraction, random_state=np.random.default_rng(0))
+    residual = est.predict(held) - held.values
+    assert np.sqrt(np.mean(residual**2)) == pytest.approx(est.best_val_rmse_, rel=1e-9)
 
 
 def test_no_early_stopping_uses_all_entries():
@@ -232,20 +238,33 @@ def test_float32_fits_and_keeps_dtype(backend):
     assert est.score(test) > 0.99
 
 
-def test_n_init_keeps_the_best_start():
+def test_n_init_keeps_the_start_with_the_lowest_validation_error(monkeypatch):
+    from tensorly_das.estimators import base
     from tensorly_das.models import CPModel
 
     from .conftest import model_problem
 
     obs, _ = model_problem(CPModel, (20, 18, 16), 3, fraction=0.3, seed=0)
-    train, test = obs.split(0.2, random_state=0)
-    # the first of the n_init starts is the single fit's start (same random stream)
-    single = CPCompletion(rank=3, random_state=0, max_iter=1500).fit(train)
-    multi = CPCompletion(rank=3, random_state=0, n_init=4, max_iter=1500).fit(train)
-    assert single.score(test) < 0.5  # this start ends in a poor local solution
-    assert multi.best_val_rmse_ < single.best_val_rmse_
-    assert multi.score(test) > single.score(test)
-    assert len(multi.history_["loss"]) == multi.n_iter_
+    single = CPCompletion(rank=3, random_state=0, max_iter=300).fit(obs)
+    results = []
+
+    def recording_fit_cores(*args, **kwargs):
+        results.append(base_fit_cores(*args, **kwargs))
+        return results[-1]
+
+    base_fit_cores = base.fit_cores
+    monkeypatch.setattr(base, "fit_cores", recording_fit_cores)
+    multi = CPCompletion(rank=3, random_state=0, n_init=4, max_iter=300).fit(obs)
+    errors = [r["best_val_rmse"] for r in results]
+    assert len(errors) == 4 and len(set(errors)) > 1  # four different starts
+    # the first start is the single fit's (same random stream); the kept one is the best
+    assert errors[0] == pytest.approx(single.best_val_rmse_, rel=1e-12)
+    assert multi.best_val_rmse_ == min(errors)
+    assert multi.n_iter_ == results[int(np.argmin(errors))]["n_iter"]
+    # the kept cores are that start's: their validation error is best_val_rmse_
+    train, held = obs.split(0.1, random_state=np.random.default_rng(0))
+    residual = multi.predict(held) - held.values
+    assert np.sqrt(np.mean(residual**2)) == pytest.approx(multi.best_val_rmse_, rel=1e-9)
 
 
 def test_l2_reg_shrinks_and_balances_norms():

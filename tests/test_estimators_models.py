@@ -45,12 +45,15 @@ def test_sam_runs_and_clone_keeps_params(est_cls, model_cls, rank, tl_cls):
     assert clone(est).get_params() == est.get_params()
 
 
-def test_tt_boundary_ranks_stay_one_under_das():
+def test_das_at_an_acting_strength_changes_the_tt_fit_and_keeps_it_a_valid_tt():
     obs, _ = model_problem(TTModel, SHAPE, 2)
-    est = td.TTCompletion(rank=2, method="das", das_alpha=0.5, das_deviation="relative", max_iter=50, random_state=0).fit(obs)
-    shapes = [c.shape for c in est.cores_]
-    assert shapes[0][0] == 1 and shapes[-1][-1] == 1
-    assert tl.tt_to_tensor(est.cores_).shape == SHAPE
+    kw = dict(rank=2, max_iter=50, random_state=0, early_stopping=False)
+    plain = td.TTCompletion(method="plain", **kw).fit(obs)
+    das = td.TTCompletion(method="das", das_alpha=0.5, das_deviation="relative", **kw).fit(obs)
+    # same start, so any difference comes from the rescaling
+    assert max(float(np.abs(a - b).max()) for a, b in zip(das.cores_, plain.cores_)) > 1e-3
+    dense = tl.tt_to_tensor(das.cores_)
+    np.testing.assert_allclose(dense[tuple(obs.indices.T)], das.predict(obs), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("model_cls, rank", [(CPModel, 3), (TuckerModel, (3, 2, 3)), (TTModel, 2), (TRModel, 2)])

@@ -132,3 +132,66 @@ def test_q_dynamics_plain_second_order_sam_das_first_order_decrease():
         assert big < 0 and small < 0, name
         assert 5 < big / small < 20, name  # first order in the step size
         assert abs(small) > 100 * abs(d["plain"][1]), name
+
+
+class _PointRecorder:
+    """A gradient function that records every point it is evaluated at."""
+
+    def __init__(self, grad_fn):
+        self.grad_fn, self.points = grad_fn, []
+
+    def __call__(self, cores):
+        self.points.append([to_numpy(c).copy() for c in cores])
+        return self.grad_fn(cores)
+
+
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_sam_evaluates_the_second_gradient_at_the_documented_perturbation(adaptive, backend):
+    model, cores, grad_fn = _problem(backend)
+    start = [to_numpy(c).copy() for c in cores]
+    _, g = grad_fn(cores)
+    g = [to_numpy(x) for x in g]
+    rho = 0.07
+    recorder = _PointRecorder(grad_fn)
+    SAMUpdate(SGD(0.0), rho=rho, adaptive=adaptive).step(cores, recorder)
+    if adaptive:  # ASAM: rho * |G|^2 g / || |G| g ||
+        norm = np.sqrt(sum(np.sum((gk * np.abs(c)) ** 2) for gk, c in zip(g, start)))
+        expected = [c + rho * c * c * gk / norm for c, gk in zip(start, g)]
+    else:  # rho * g / ||g|| with ||g|| over all cores
+        norm = np.sqrt(sum(np.sum(gk**2) for gk in g))
+        expected = [c + rho * gk / norm for c, gk in zip(start, g)]
+    assert len(recorder.points) == 2
+    for got, want in zip(recorder.points[1], expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    for c, c0 in zip(cores, start):  # lr 0: the cores come back unperturbed
+        np.testing.assert_array_equal(to_numpy(c), c0)
+
+
+def test_das_rescales_first_then_steps_with_the_gradient_taken_before(backend):
+    model, cores, grad_fn = _problem(backend)
+    start = [to_numpy(c).copy() for c in cores]
+    _, g = grad_fn(cores)
+    lam = to_numpy(das_scale_factors(cores, g, 0.1, 50.0, deviation="relative", max_scale=0.2))
+    assert np.abs(lam).max() > 1e-3  # the rescale acts, so the order is visible
+    DASUpdate(SGD(0.1), alpha=50.0, alpha_schedule="constant", deviation="relative",
+              max_scale=0.2).step(cores, grad_fn)
+    for k, (c, c0, gk) in enumerate(zip(cores, start, g)):
+        np.testing.assert_allclose(to_numpy(c), c0 * (1 + lam[k]) - 0.1 * to_numpy(gk), rtol=1e-12)
+
+
+def test_adam_matches_torch_optim_adam():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    cores = [rng.standard_normal((4, 3)), rng.standard_normal(5)]
+    ours = [c.copy() for c in cores]
+    params = [torch.tensor(c, requires_grad=True) for c in cores]
+    reference = torch.optim.Adam(params, lr=0.03, betas=(0.8, 0.99), eps=1e-6)
+    adam = Adam(lr=0.03, betas=(0.8, 0.99), eps=1e-6)
+    for _ in range(7):
+        grads = [rng.standard_normal(c.shape) for c in cores]
+        adam.step(ours, grads)
+        for p, gk in zip(params, grads):
+            p.grad = torch.tensor(gk)
+        reference.step()
+    for mine, p in zip(ours, params):
+        np.testing.assert_allclose(mine, p.detach().numpy(), rtol=1e-10, atol=1e-12)

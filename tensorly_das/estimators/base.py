@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Hidden, StrOptions
 
-from ..backend import check_backend, check_dtype, to_backend, to_numpy
+from ..backend import check_backend, check_device, check_dtype, to_backend, to_numpy
 from ..fit import DivergenceError, fit_cores, rmse
 from ..models import Batch
 from ..options import (
@@ -130,15 +130,8 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
     def _check_environment(self):
         """Backend, dtype and device (beyond ``_parameter_constraints``): (backend, dtype)."""
         backend = check_backend(self.backend)
-        dtype = check_dtype(self.dtype)
-        if backend == "pytorch" and str(self.device).startswith("cuda"):
-            import torch
-
-            if not torch.cuda.is_available():
-                raise RuntimeError(f"device={self.device!r} was requested but CUDA is not available")
-        elif backend == "numpy" and self.device not in ("cpu", None):
-            raise ValueError(f"backend='numpy' runs on device='cpu' only, got device={self.device!r}")
-        return backend, dtype
+        check_device(backend, self.device)
+        return backend, check_dtype(self.dtype)
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -271,11 +264,9 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             return None
         if backend != "pytorch":
             raise ValueError("distributed=True needs backend='pytorch' (gloo on CPU, NCCL on CUDA)")
-        import torch
-
         from ..distributed import AllReduce
 
-        return AllReduce(torch.device(self.device))
+        return AllReduce(self.device)
 
     def _signature(self, shape):
         """What every rank of a data-parallel fit must agree on."""

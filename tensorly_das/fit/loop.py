@@ -59,50 +59,37 @@ def fit_cores(model, cores, train, update, val=None, *, max_iter=1000, tol=1e-4,
     model : TensorModel
         The parametrization (predictions and squared-loss gradients).
     cores : list of arrays
-        Updated in place; on return they hold the best state (lowest validation
-        error when ``val`` is given, else the last iterate).
-    train : Batch
-        Training observations on the cores' backend and device.
+        Updated in place; on return they hold the best state (lowest validation error
+        when ``val`` is given, else the last iterate).
+    train, val : Batch, Batch or None
+        Training observations, and held-out ones for early stopping (on the cores' device).
     update : PlainUpdate, SAMUpdate or DASUpdate
         The update rule.
-    val : Batch or None
-        Held-out observations for early stopping. When given, the loop keeps the
-        cores with the lowest validation RMSE and stops after ``n_iter_no_change``
-        passes without a relative improvement of at least ``tol``.
-    max_iter : int
-        Maximum number of passes over ``train`` (one step per pass with full batch).
-    tol : float
-        Relative improvement that counts (validation RMSE, or training loss when
-        ``val`` is None).
-    n_iter_no_change : int
-        Patience, in passes.
-    batch_size : int or None
-        Observations per step; None means the full batch.
-    rng : numpy Generator
-        Shuffles mini-batches.
+    max_iter, tol, n_iter_no_change : int, float, int
+        Passes at most; the relative improvement of the monitored error (validation RMSE,
+        else training loss) that counts; the patience in passes (see :class:`.Monitor`).
+    batch_size, rng : int or None, numpy Generator
+        Observations per step (None: full batch; over all ranks) and their shuffling.
     verbose : bool
         Show a tqdm progress bar with training loss, validation RMSE and Q.
-    history : dict of lists, optional
-        Appended to (for warm starts); a new one is made when None.
-    start_iter : int
-        Passes already done (warm start); schedules continue from there.
+    history, start_iter : dict of lists or None, int
+        A warm start's history (appended to) and passes already done.
     l2_reg : float
-        Adds ``0.5 * l2_reg * sum_k ||G_k||^2`` to the training loss (ridge on every core).
+        Adds ``0.5 * l2_reg * sum_k ||G_k||^2`` to the training loss.
     reducer : tensorly_das.distributed.AllReduce or None
-        Data-parallel fit: ``train`` and ``val`` are this rank's shards; losses, gradients
-        and validation errors are summed over ranks, so all ranks take identical steps.
-        ``batch_size`` is then the global number of observations per step.
+        Data-parallel fit: ``train`` and ``val`` are this rank's shards, and losses,
+        gradients and errors are summed over ranks, so all ranks take identical steps.
 
     Returns
     -------
     result : dict
-        ``history`` (dict of lists, see :data:`HISTORY_KEYS`), ``n_iter`` (passes run
-        now), ``best_iter``, ``best_val_rmse``, ``stopped`` ("no_change", "max_iter").
+        ``history`` (see :data:`HISTORY_KEYS`), ``n_iter`` (passes run now), ``best_iter``,
+        ``best_val_rmse``, ``stopped`` ("no_change" or "max_iter").
 
     Raises
     ------
     DivergenceError
-        When the loss becomes NaN or inf. ``cores`` hold the last finite state.
+        When the loss or the cores become NaN or inf; ``cores`` hold the last finite state.
     """
     stepper = BatchStepper(model, train, update, batch_size=batch_size, rng=rng, l2_reg=l2_reg,
                            reducer=reducer, first_pass=start_iter, n_passes=max_iter)

@@ -248,3 +248,32 @@ def test_layers_rescaled_together_match_one_layer_at_a_time(rebalance, deviation
     got = [p.detach() for layer in (net[0], net[2]) for p in layer.weight.cores()]
     for g, e in zip(got, expected):
         torch.testing.assert_close(g, e)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"alpha": float("nan")}, "'alpha' parameter"),
+    ({"alpha": "0.2"}, "'alpha' parameter"),
+    ({"max_scale": -0.1}, "'max_scale' parameter"),
+    ({"max_scale": 3.0}, "'max_scale' parameter"),
+    ({"total_steps": -5}, "'total_steps' parameter"),
+    ({"total_steps": True}, "'total_steps' parameter"),
+    ({"deviation": "abs"}, "'deviation' parameter"),
+    ({"rebalance": "yes"}, "'rebalance' parameter"),
+])
+def test_das_validates_every_argument(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        DAS(_net(), lr=0.1, **{"total_steps": 10, **kwargs})
+
+
+@pytest.mark.parametrize("kwargs", [{"rho": float("nan")}, {"rho": -1.0}, {"adaptive": 1}])
+def test_sam_validates_every_argument(kwargs):
+    with pytest.raises(ValueError, match="parameter of SAM"):
+        SAM(_net().parameters(), lr=0.1, **kwargs)
+
+
+def test_tt_matrix_takes_input_modes_first_like_nn_linear():
+    from tensorly_das.torch.layers import TTMatrix, TuckerMatrix
+
+    assert TTMatrix((2, 3), (4, 5), rank=2)().shape == (20, 6)
+    assert TuckerMatrix(6, 20, rank=2)().shape == (20, 6)
+    assert TTLinear((2, 3), (4, 5), rank=2)(torch.zeros(1, 6)).shape == (1, 20)
