@@ -16,13 +16,14 @@ import sys
 import tempfile
 
 PAGES = {
-    "front page": ("index.html", ["tensorly_das", "Getting started", "Gallery"]),
+    "front page": ("index.html", ["tensorly_das", "Getting started", "Gallery", "landing-figure",
+                                  "bd-sidebar", "bd-header"]),
     "gallery page": ("auto_examples/plot_covid_completion.html", ["sphx-glr-single-img", "held-out R^2"]),
     "API page": ("generated/tensorly_das.CPCompletion.html", ["CPCompletion", "Parameters", "early_stopping"]),
 }
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--window-size=1200,1600"]
+         "--hide-scrollbars", "--window-size=1280,1600"]
 
 
 def chromium():

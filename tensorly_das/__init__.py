@@ -5,16 +5,8 @@ plain Adam/SGD, sharpness-aware minimization (SAM) or Deviation-Aware Scaling
 (DAS), on NumPy or PyTorch (CPU and CUDA). Results are TensorLy objects.
 """
 
-from .estimators import (
-    CPCompletion,
-    TRCompletion,
-    TTCompletion,
-    TuckerCompletion,
-    cp_completion,
-    tr_completion,
-    tt_completion,
-    tucker_completion,
-)
+from . import estimators
+from .estimators import *  # noqa: F401,F403  (the estimators and their function forms)
 from .fit import DivergenceError
 from .metrics import nrmse, r2_score, uncentered_r2_score
 from .norms import (
@@ -25,18 +17,11 @@ from .norms import (
 )
 from .observed import ObservedTensor
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ObservedTensor",
-    "CPCompletion",
-    "TuckerCompletion",
-    "TTCompletion",
-    "TRCompletion",
-    "cp_completion",
-    "tucker_completion",
-    "tt_completion",
-    "tr_completion",
+    *estimators.__all__,
     "DivergenceError",
     "core_norms",
     "squared_core_norms",

@@ -15,14 +15,36 @@ def _pair(y_true, y_pred):
     return y_true, y_pred
 
 
+_SECTIONS = """
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of the same size
+        Observed values and predictions (NumPy arrays or torch tensors).
+
+    Returns
+    -------
+    score : float
+    """
+
+
+def _scores_pairs(func):
+    """Append the shared Parameters and Returns sections to a score's docstring."""
+    func.__doc__ = func.__doc__.rstrip() + _SECTIONS
+    return func
+
+
+@_scores_pairs
 def r2_score(y_true, y_pred):
-    """Coefficient of determination ``1 - SSE / sum((y - mean(y))^2)``."""
+    """Coefficient of determination ``1 - SSE / sum((y - mean(y))^2)`` (NaN when ``y`` is constant).
+    """
     y_true, y_pred = _pair(y_true, y_pred)
     sst = np.sum((y_true - y_true.mean()) ** 2)
     sse = np.sum((y_true - y_pred) ** 2)
     return float(1.0 - sse / sst) if sst > 0 else float("nan")
 
 
+@_scores_pairs
 def uncentered_r2_score(y_true, y_pred):
     """``1 - ||y_pred - y||^2 / ||y||^2``: the R^2 the DAS paper's script reports.
 
@@ -33,7 +55,9 @@ def uncentered_r2_score(y_true, y_pred):
     return float(1.0 - np.sum((y_pred - y_true) ** 2) / np.sum(y_true**2))
 
 
+@_scores_pairs
 def nrmse(y_true, y_pred):
-    """Normalized root-mean-square error ``||y_pred - y|| / ||y||``."""
+    """Normalized root-mean-square error ``||y_pred - y|| / ||y||``.
+    """
     y_true, y_pred = _pair(y_true, y_pred)
     return float(np.linalg.norm(y_pred - y_true) / np.linalg.norm(y_true))

@@ -256,7 +256,17 @@ class ObservedTensor:
 
     # ------------------------------------------------------------------ operations
     def subset(self, rows):
-        """A new ObservedTensor holding the entries at positions ``rows``."""
+        """A new ObservedTensor holding the entries at positions ``rows``.
+
+        Parameters
+        ----------
+        rows : int array or slice
+            Positions of the entries to keep.
+
+        Returns
+        -------
+        observed : ObservedTensor
+        """
         rows = np.asarray(rows)
         new = object.__new__(type(self))
         new.indices = self.indices[rows].copy()
@@ -302,7 +312,17 @@ class ObservedTensor:
         return n_test
 
     def to_dense(self, fill_value=np.nan):
-        """The dense tensor with ``fill_value`` at unobserved entries (refuses huge shapes)."""
+        """The dense tensor with ``fill_value`` at unobserved entries (refuses huge shapes).
+
+        Parameters
+        ----------
+        fill_value : float, default NaN
+            Value of the unobserved entries.
+
+        Returns
+        -------
+        dense : ndarray of shape ``shape``
+        """
         check_dense_size(self.shape)
         out = np.full(self.shape, fill_value, dtype=np.float64)
         out[tuple(self.indices.T)] = self.values

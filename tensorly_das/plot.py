@@ -17,16 +17,31 @@ def _history(est_or_history):
     return history
 
 
+def _panels(n):
+    """A figure with ``n`` panels on a grid of at most two columns, laid out without overlap."""
+    import matplotlib.pyplot as plt
+
+    ncols = min(n, 2)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.0 * nrows), squeeze=False,
+                             layout="constrained")
+    axes = list(axes.ravel())
+    for extra in axes[n:]:
+        extra.remove()
+    return fig, axes[:n]
+
+
 def plot_history(est, keys=("loss", "val_rmse", "norm_deviation", "covariance"), axes=None, label=None):
     """Plot the per-pass curves of a fitted estimator, one panel per key.
 
     Parameters
     ----------
     est : fitted estimator or its ``history_`` dict
+        What to draw.
     keys : sequence of str
         Entries of ``history_`` to draw.
     axes : sequence of matplotlib Axes, optional
-        One per key; new ones are made when omitted.
+        One per key; new ones (a grid of at most two columns) are made when omitted.
     label : str, optional
         Legend label for these curves (useful to overlay several fits).
 
@@ -34,15 +49,12 @@ def plot_history(est, keys=("loss", "val_rmse", "norm_deviation", "covariance"),
     -------
     axes : list of matplotlib Axes
     """
-    import matplotlib.pyplot as plt
-
     history = _history(est)
     unknown = [k for k in keys if k not in history]
     if unknown:
         raise ValueError(f"unknown history keys {unknown}; available: {sorted(history)}")
     if axes is None:
-        _, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.0), squeeze=False)
-        axes = list(axes[0])
+        _, axes = _panels(len(keys))
     iterations = np.arange(1, len(history["loss"]) + 1)
     for ax, key in zip(axes, keys):
         values = np.asarray(history[key], dtype=float)
@@ -51,22 +63,27 @@ def plot_history(est, keys=("loss", "val_rmse", "norm_deviation", "covariance"),
         ax.set_title(_LABELS.get(key, key), fontsize=10)
         if key in ("loss", "val_rmse") and np.all(values[np.isfinite(values)] > 0):
             ax.set_yscale("log")
+        ax.grid(True, alpha=0.3)
     if label is not None:
         axes[0].legend()
     return axes
 
 
 def plot_comparison(estimators, keys=("loss", "val_rmse", "norm_deviation", "covariance")):
-    """Overlay the curves of several fitted estimators (a dict name -> estimator).
+    """Overlay the curves of several fitted estimators.
+
+    Parameters
+    ----------
+    estimators : dict
+        Name (the legend label) -> fitted estimator.
+    keys : sequence of str
+        Entries of ``history_`` to draw.
 
     Returns
     -------
     fig : matplotlib Figure
     """
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.0), squeeze=False)
+    fig, axes = _panels(len(keys))
     for name, est in estimators.items():
-        plot_history(est, keys=keys, axes=list(axes[0]), label=name)
-    fig.tight_layout()
+        plot_history(est, keys=keys, axes=axes, label=name)
     return fig

@@ -26,3 +26,25 @@ def test_plot_history_and_comparison(tmp_path):
         plot_history(a, keys=("nope",))
     with pytest.raises(TypeError, match="fitted estimator"):
         plot_history(CPCompletion())
+
+
+def test_panels_and_their_labels_do_not_overlap_and_stay_inside_the_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from tensorly_das import CPCompletion
+    from tensorly_das.plot import plot_comparison
+
+    from .conftest import low_rank_problem
+
+    obs, _ = low_rank_problem(fraction=0.5)
+    fits = {m: CPCompletion(rank=3, method=m, max_iter=20, random_state=0).fit(obs) for m in ("plain", "das")}
+    fig = plot_comparison(fits)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
+    page = fig.bbox
+    for k, box in enumerate(boxes):
+        assert page.x0 - 1 <= box.x0 and box.x1 <= page.x1 + 1 and page.y0 - 1 <= box.y0 and box.y1 <= page.y1 + 1
+        for other in boxes[k + 1 :]:
+            assert not box.overlaps(other), "two panels (with their labels) overlap"

@@ -7,7 +7,6 @@
 - :mod:`.completion`: the four estimators and ``cp_completion`` & co.
 """
 
-from .base import BaseCompletion
 from .completion import (
     CPCompletion,
     TRCompletion,
@@ -20,7 +19,6 @@ from .completion import (
 )
 
 __all__ = [
-    "BaseCompletion",
     "CPCompletion",
     "TuckerCompletion",
     "TTCompletion",

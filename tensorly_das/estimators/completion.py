@@ -2,7 +2,7 @@
 
 from ..models import CPModel, TRModel, TTModel, TuckerModel
 from .base import BaseCompletion
-from .docstring import document
+from .docstring import EXAMPLE_SETUP, FUNCTION_DOC, document
 
 
 class CPCompletion(BaseCompletion):
@@ -76,49 +76,14 @@ document(
 )
 
 
-_FUNCTION_DOC = """Complete a tensor with a {title} model: the function form of :class:`{cls}`.
-
-    Parameters
-    ----------
-    X : ObservedTensor, sparse array, dense array, or (n, N) int array
-        The observations (see :meth:`{cls}.fit`).
-    rank : {rank_type}, default 5
-        {rank_doc}
-    y : array of shape (n,), optional
-        Values at the indices ``X``.
-    mask : bool array, optional
-        True where a dense ``X`` is observed.
-    return_estimator : bool, default False
-        Also return the fitted estimator (history, validation error, ...).
-    **params
-        Any other parameter of :class:`{cls}` (keyword only).
-
-    Returns
-    -------
-    decomposition : {tensorly_name}
-        The fitted model, on the chosen backend and device.
-    estimator : {cls}
-        Only with ``return_estimator=True``.
-
-    Examples
-    --------
-    >>> import numpy as np, tensorly as tl
-    >>> from tensorly.random import random_cp
-    >>> X = tl.cp_to_tensor(random_cp((10, 11, 12), rank=2, random_state=0))
-    >>> X[np.random.default_rng(0).random(X.shape) < 0.5] = np.nan
-    >>> decomposition = {name}(X, rank={example_rank}, max_iter=50, random_state=0)
-    >>> type(decomposition).__name__
-    '{tensorly_name}'
-    """
-
-
 def _function_form(cls):
     def complete(X, rank=5, *, y=None, mask=None, return_estimator=False, **params):
         estimator = cls(rank=rank, **params).fit(X, y, mask=mask)
         return (estimator.decomposition_, estimator) if return_estimator else estimator.decomposition_
 
     complete.__name__ = complete.__qualname__ = cls._function_name
-    complete.__doc__ = _FUNCTION_DOC.format(name=cls._function_name, cls=cls.__name__, **cls._doc_fields)
+    complete.__doc__ = FUNCTION_DOC.format(name=cls._function_name, cls=cls.__name__,
+                                           example_setup=EXAMPLE_SETUP, **cls._doc_fields)
     return complete
 
 

@@ -1,5 +1,12 @@
 """The docstring shared by the four completion estimators, filled per model."""
 
+#: the doctest lines both templates start their example with (a tensor with NaN at half its entries)
+EXAMPLE_SETUP = """    >>> import numpy as np, tensorly as tl
+    >>> from tensorly.random import random_cp
+    >>> X = tl.cp_to_tensor(random_cp((10, 11, 12), rank=2, random_state=0))
+    >>> X[np.random.default_rng(0).random(X.shape) < 0.5] = np.nan
+"""
+
 _DOC = """Tensor completion with a {title} model trained by Adam/SGD, optionally with SAM or DAS.
 
     The model is {formula}; it is fitted to the observed entries only (squared loss
@@ -119,11 +126,7 @@ _DOC = """Tensor completion with a {title} model trained by Adam/SGD, optionally
 
     Examples
     --------
-    >>> import numpy as np, tensorly as tl
-    >>> from tensorly.random import random_cp
-    >>> X = tl.cp_to_tensor(random_cp((10, 11, 12), rank=2, random_state=0))
-    >>> X[np.random.default_rng(0).random(X.shape) < 0.5] = np.nan
-    >>> est = {name}(rank={example_rank}, max_iter=200, random_state=0).fit(X)
+{example_setup}    >>> est = {name}(rank={example_rank}, max_iter=200, random_state=0).fit(X)
     >>> completed = est.transform(X)  # X with its NaNs filled by the model
     >>> bool(np.isnan(completed).any()), completed.shape
     (False, (10, 11, 12))
@@ -146,6 +149,39 @@ def document(cls, **fields):
     -------
     cls : type
     """
-    cls.__doc__ = _DOC.format(name=cls.__name__, **fields)
+    cls.__doc__ = _DOC.format(name=cls.__name__, example_setup=EXAMPLE_SETUP, **fields)
     cls._doc_fields = fields
     return cls
+
+
+#: docstring of the function forms (``cp_completion`` & co.), filled per model
+FUNCTION_DOC = """Complete a tensor with a {title} model: the function form of :class:`{cls}`.
+
+    Parameters
+    ----------
+    X : ObservedTensor, sparse array, dense array, or (n, N) int array
+        The observations (see :meth:`{cls}.fit`).
+    rank : {rank_type}, default 5
+        {rank_doc}
+    y : array of shape (n,), optional
+        Values at the indices ``X``.
+    mask : bool array, optional
+        True where a dense ``X`` is observed.
+    return_estimator : bool, default False
+        Also return the fitted estimator (history, validation error, ...).
+    **params
+        Any other parameter of :class:`{cls}` (keyword only).
+
+    Returns
+    -------
+    decomposition : {tensorly_name}
+        The fitted model, on the chosen backend and device.
+    estimator : {cls}
+        Only with ``return_estimator=True``.
+
+    Examples
+    --------
+{example_setup}    >>> decomposition = {name}(X, rank={example_rank}, max_iter=50, random_state=0)
+    >>> type(decomposition).__name__
+    '{tensorly_name}'
+    """

@@ -88,16 +88,13 @@ class PredictionMixin:
 
         Observed entries keep their values; every other entry of the tensor gets the
         model's value. For the model alone at every entry, use :meth:`reconstruct`.
+        Calling ``transform()`` without ``X`` is deprecated: it returns :meth:`reconstruct`,
+        as before 0.2.
 
         Parameters
         ----------
-        X : ObservedTensor, sparse array, dense array, or (n, N) int array
-            Observations in any form ``fit`` takes. Calling ``transform()`` without ``X``
-            is deprecated: it returns :meth:`reconstruct` as before 0.2.
-        y : array of shape (n,), optional
-            Values at the indices ``X``.
-        mask : bool array, optional
-            True where a dense ``X`` is observed.
+        X, y, mask :
+            Observations in any form ``fit`` takes, as for :meth:`score`.
 
         Returns
         -------

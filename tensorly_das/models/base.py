@@ -99,7 +99,17 @@ class TensorModel:
 
     # -- to implement ---------------------------------------------------------------
     def check_rank(self, rank):
-        """Validate ``rank`` against ``self.shape`` and return its canonical form."""
+        """Validate ``rank`` against ``self.shape`` and return its canonical form.
+
+        Parameters
+        ----------
+        rank : int or tuple
+            The rank as given.
+
+        Returns
+        -------
+        rank : int or tuple of int
+        """
         raise NotImplementedError
 
     def init_cores(self, rng, scale):
@@ -108,37 +118,116 @@ class TensorModel:
         Every core gets i.i.d. N(0, c^2) entries. A prediction is a sum over
         ``n_paths()`` products of ``chain_length()`` entries, so its variance is
         ``n_paths * c^(2 * chain_length)``; ``c`` is set to match ``scale^2``.
+
+        Parameters
+        ----------
+        rng : numpy Generator
+            Source of the random entries.
+        scale : float
+            Target root-mean-square of the predictions.
+
+        Returns
+        -------
+        cores : list of ndarray
         """
         c = (max(scale, 1e-12) ** 2 / self.n_paths()) ** (1.0 / (2 * self.chain_length()))
         return [c * rng.standard_normal(shape) for shape in self.core_shapes()]
 
     def n_paths(self):
-        """Number of terms in the sum that makes one prediction."""
+        """Number of terms in the sum that makes one prediction.
+
+        Returns
+        -------
+        n : int
+        """
         raise NotImplementedError
 
     def chain_length(self):
-        """Number of core entries multiplied together in each term of a prediction."""
+        """Number of core entries multiplied together in each term of a prediction.
+
+        Returns
+        -------
+        n : int
+        """
         return len(self.core_shapes())
 
     def forward(self, cores, mode_indices):
-        """Predictions at the given entries and a cache for :meth:`backward`."""
+        """Predictions at the given entries and a cache for :meth:`backward`.
+
+        Parameters
+        ----------
+        cores : list of arrays
+            The model's cores.
+        mode_indices : sequence of 1-D int arrays
+            Index of each entry in every mode.
+
+        Returns
+        -------
+        predictions : 1-D array
+        cache : object
+            Intermediate products reused by :meth:`backward`.
+        """
         raise NotImplementedError
 
     def backward(self, cores, mode_indices, cache, weights):
-        """Gradients w.r.t. every core of ``sum_i weights[i] * prediction[i]``."""
+        """Gradients w.r.t. every core of ``sum_i weights[i] * prediction[i]``.
+
+        Parameters
+        ----------
+        cores, mode_indices :
+            As for :meth:`forward`.
+        cache : object
+            What :meth:`forward` returned for the same entries.
+        weights : 1-D array
+            One weight per entry (the loss's derivative w.r.t. each prediction).
+
+        Returns
+        -------
+        grads : list of arrays, one per core
+        """
         raise NotImplementedError
 
     def to_tensorly(self, cores):
-        """The TensorLy object (CPTensor, TuckerTensor, ...) holding ``cores``."""
+        """The TensorLy object (CPTensor, TuckerTensor, ...) holding ``cores``.
+
+        Parameters
+        ----------
+        cores : list of arrays
+            The model's cores.
+
+        Returns
+        -------
+        decomposition : tensorly factorized tensor
+        """
         raise NotImplementedError
 
     def from_tensorly(self, decomposition):
-        """The list of cores of a TensorLy decomposition (used for ``init``)."""
+        """The list of cores of a TensorLy decomposition (used for ``init``).
+
+        Parameters
+        ----------
+        decomposition : tensorly factorized tensor
+            A CPTensor, TuckerTensor, TTTensor or TRTensor of this model's kind.
+
+        Returns
+        -------
+        cores : list of ndarray
+        """
         raise NotImplementedError
 
     # -- shared ---------------------------------------------------------------------
     def predict(self, cores, mode_indices):
-        """Model values at the given entries (computed in chunks of :data:`CHUNK_SIZE`)."""
+        """Model values at the given entries (computed in chunks of :data:`CHUNK_SIZE`).
+
+        Parameters
+        ----------
+        cores, mode_indices :
+            As for :meth:`forward`, on one backend and device.
+
+        Returns
+        -------
+        values : 1-D array
+        """
         n = int(mode_indices[0].shape[0])
         if n <= CHUNK_SIZE:
             return self.forward(cores, mode_indices)[0]
@@ -151,6 +240,13 @@ class TensorModel:
 
         Observations are processed in chunks of :data:`CHUNK_SIZE`, so the temporary
         memory of one evaluation is bounded whatever the number of observations.
+
+        Parameters
+        ----------
+        cores : list of arrays
+            The model's cores.
+        batch : Batch
+            Observed entries and values on the cores' backend and device.
 
         Returns
         -------
@@ -174,7 +270,13 @@ class TensorModel:
         return loss, grads
 
     def check_cores(self, cores):
-        """Raise a clear error when ``cores`` do not fit this model's shape and rank."""
+        """Raise a clear error when ``cores`` do not fit this model's shape and rank.
+
+        Parameters
+        ----------
+        cores : list of arrays
+            Candidate cores.
+        """
         expected = self.core_shapes()
         got = [tuple(c.shape) for c in cores]
         if got != expected:
@@ -184,9 +286,19 @@ class TensorModel:
             )
 
     def core_shapes(self):
-        """Shapes of the cores, in order."""
+        """Shapes of the cores, in order.
+
+        Returns
+        -------
+        shapes : list of tuple of int
+        """
         raise NotImplementedError
 
     def n_parameters(self):
-        """Number of scalar parameters in all cores."""
+        """Number of scalar parameters in all cores.
+
+        Returns
+        -------
+        n : int
+        """
         return int(sum(np.prod(s) for s in self.core_shapes()))

@@ -11,12 +11,22 @@ class TensorizedModule(nn.Module):
     Subclasses list the attribute names of their cores in ``core_names``; those
     parameters form one set of cores (one "tensorized layer" in the paper's
     Theorem A.2) for :class:`~tensorly_das.torch.DAS` and the diagnostics.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Passed to ``nn.Module``.
     """
 
     core_names = ()
 
     def cores(self):
-        """The core parameters, in order."""
+        """The core parameters, in order.
+
+        Returns
+        -------
+        cores : list of nn.Parameter
+        """
         return [getattr(self, name) for name in self.core_names]
 
 
@@ -37,6 +47,15 @@ def tensorized_layers(model):
     block-TT; the weights of ``FactorizedLinear`` and ``FactorizedConv`` are such
     tensors). The outermost match wins; parameters that do not require gradients
     are left out.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network to search.
+
+    Returns
+    -------
+    layers : list of (str, list of nn.Parameter)
     """
     found = []
     claimed = set()
@@ -61,6 +80,16 @@ def tensorized_param_groups(model):
     Each tensorized group carries ``"tensorized": True`` and ``"name"``; the last
     group (``"tensorized": False``) holds every other trainable parameter (biases,
     dense layers), which get only the base step.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network.
+
+    Returns
+    -------
+    groups : list of dict
+        ``torch.optim`` parameter groups.
     """
     groups = []
     seen = set()

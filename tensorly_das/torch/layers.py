@@ -132,7 +132,21 @@ class TTLinear(nn.Module):
 
     @classmethod
     def from_linear(cls, linear, in_modes, out_modes, rank):
-        """Compress a trained ``nn.Linear`` into a TT layer by TT-SVD of its weight."""
+        """Compress a trained ``nn.Linear`` into a TT layer by TT-SVD of its weight.
+
+        Parameters
+        ----------
+        linear : nn.Linear
+            The trained layer.
+        in_modes, out_modes : tuple of int
+            Factorizations of its input and output sizes.
+        rank : int
+            Inner TT rank (exact when large enough).
+
+        Returns
+        -------
+        layer : TTLinear
+        """
         in_modes = _check_modes(in_modes, linear.in_features, "in_modes")
         out_modes = _check_modes(out_modes, linear.out_features, "out_modes")
         layer = cls(in_modes, out_modes, rank, bias=linear.bias is not None)

@@ -64,11 +64,21 @@ class _Wrapper(torch.optim.Optimizer):
         """Per tensorized layer: its name, Q, and Cov(||G_k||^2, ||g_k||^2) (Theorem A.2).
 
         See :func:`~tensorly_das.torch.layer_diagnostics`; values stay on the device.
+
+        Returns
+        -------
+        diagnostics : list of dict
+            ``name``, ``norm_deviation`` and ``covariance`` of each tensorized layer.
         """
         return layer_diagnostics((g.get("name"), list(g["params"])) for g in self._tensorized_groups())
 
     def norm_deviation(self):
-        """Q of every tensorized layer, as a list of 0-d tensors."""
+        """Q of every tensorized layer.
+
+        Returns
+        -------
+        q : list of 0-d tensors
+        """
         return [d["norm_deviation"] for d in self.diagnostics()]
 
 
@@ -102,7 +112,16 @@ class SAM(_Wrapper):
 
     @torch.no_grad()
     def first_step(self, zero_grad=False):
-        """Move to the perturbed point (gradients must be those at the current point)."""
+        """Move to the perturbed point (gradients must be those at the current point).
+
+        Each parameter moves by ``rho * g / ||g||`` (ASAM: ``rho * w^2 g / ||w g||``), with
+        ``||g||`` over all parameters; :meth:`second_step` moves it back.
+
+        Parameters
+        ----------
+        zero_grad : bool, default False
+            Zero the gradients afterwards.
+        """
         norms = []
         for group in self.param_groups:
             for p in group["params"]:
@@ -125,7 +144,13 @@ class SAM(_Wrapper):
 
     @torch.no_grad()
     def second_step(self, zero_grad=False):
-        """Return to the unperturbed point and take the base step with the current gradients."""
+        """Return to the unperturbed point and take the base step with the current gradients.
+
+        Parameters
+        ----------
+        zero_grad : bool, default False
+            Zero the gradients afterwards.
+        """
         for group in self.param_groups:
             for p in group["params"]:
                 if p in self.state and "w" in self.state[p]:
@@ -135,7 +160,18 @@ class SAM(_Wrapper):
             self.zero_grad()
 
     def step(self, closure=None):
-        """Both steps; ``closure`` recomputes the loss and gradients at the perturbed point."""
+        """Both steps; ``closure`` recomputes the loss and gradients at the perturbed point.
+
+        Parameters
+        ----------
+        closure : callable
+            Zeroes the gradients, computes the loss and calls ``backward``.
+
+        Returns
+        -------
+        loss : tensor
+            The loss at the perturbed point.
+        """
         if closure is None:
             raise RuntimeError("SAM.step needs a closure that recomputes the loss and calls backward()")
         self.first_step(zero_grad=True)
@@ -219,7 +255,18 @@ class DAS(_Wrapper):
 
     @torch.no_grad()
     def step(self, closure=None):
-        """Rescale the cores of each tensorized layer, then take the base step."""
+        """Rescale the cores of each tensorized layer, then take the base step.
+
+        Parameters
+        ----------
+        closure : callable, optional
+            Recomputes the loss and gradients before the step.
+
+        Returns
+        -------
+        loss : tensor or None
+            What ``closure`` returned.
+        """
         loss = None
         if closure is not None:
             with torch.enable_grad():

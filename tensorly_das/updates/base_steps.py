@@ -53,6 +53,9 @@ class Adam:
     def step(self, cores, grads):
         """Move ``cores`` in place by one Adam step with gradients ``grads``.
 
+        The moment estimates are updated first; the step uses their bias-corrected ratio,
+        as ``torch.optim.Adam`` does.
+
         Parameters
         ----------
         cores, grads : list of arrays
