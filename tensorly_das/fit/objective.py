@@ -10,7 +10,7 @@ def make_objective(model, batch, l2_reg=0.0, reducer=None):
     model : TensorModel
         Gives the squared loss ``0.5 * mean(residual^2)`` and its gradients.
     batch : Batch
-        Observations on the cores' backend and device (may be empty on one rank).
+        Observations on the cores' backend and device.
     l2_reg : float
         Adds ``0.5 * l2_reg * sum_k ||G_k||^2`` to the loss.
     reducer : tensorly_das.distributed.AllReduce or None
@@ -23,10 +23,7 @@ def make_objective(model, batch, l2_reg=0.0, reducer=None):
     """
 
     def objective(cores):
-        if len(batch):
-            loss, grads = model.loss_and_grads(cores, batch)
-        else:  # an empty chunk on this rank still joins the all-reduce
-            loss, grads = (cores[0] * 0).sum(), [c * 0 for c in cores]
+        loss, grads = model.loss_and_grads(cores, batch)
         if reducer is not None:
             loss, grads = reducer.reduce_loss_and_grads(loss, grads, len(batch))
         if l2_reg:
