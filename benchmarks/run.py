@@ -27,6 +27,7 @@ BENCHMARKS = {
     "bench_updates": (["-m", "benchmarks.bench_updates"], ["--nnz", "200000", "--repeats", "3"]),
     "bench_allocator": (["-m", "benchmarks.bench_allocator"], ["--passes", "10"]),
     "synthetic": (["-m", "benchmarks.synthetic"], ["--quick"]),
+    "recovery": (["-m", "benchmarks.recovery"], ["--seeds", "2", "--missing", "0.9", "--noise", "0.1"]),
     "real_data": (["-m", "benchmarks.real_data"], ["--quick"]),
     "cp_synthetic": (["-m", "benchmarks.cp_synthetic"], ["--seeds", "1", "--size", "50"]),
     "tt_synthetic": (["-m", "benchmarks.tt_synthetic"], ["--seeds", "1"]),

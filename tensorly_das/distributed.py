@@ -94,6 +94,27 @@ class AllReduce:
         if problems:
             raise ValueError("unusable data shard(s): " + "; ".join(problems))
 
+    def gather_observations(self, indices, values):
+        """Every rank's observations (indices, values), concatenated in rank order.
+
+        Parameters
+        ----------
+        indices : (n, N) int array
+            This rank's entries.
+        values : (n,) array
+            Their values.
+
+        Returns
+        -------
+        indices, values : arrays
+            All ranks' entries.
+        """
+        import numpy as np
+
+        gathered = [None] * self.world_size
+        self.dist.all_gather_object(gathered, (indices, values))
+        return np.concatenate([g[0] for g in gathered]), np.concatenate([g[1] for g in gathered])
+
     def broadcast_(self, tensors):
         """Copy rank 0's ``tensors`` to every rank, in place."""
         for t in tensors:

@@ -41,7 +41,7 @@ def main(out):
         est = getattr(td, name)(rank=r, method=method, early_stopping=False, distributed=True, **COMMON).fit(obs)
         np.savez(os.path.join(out, f"{name}-{method}-rank{rank}.npz"), *[c.numpy() for c in est.cores_])
     # early stopping: validation held out of each shard, decisions taken on reduced errors
-    est = td.CPCompletion(rank=3, distributed=True, backend="pytorch", max_iter=300, n_iter_no_change=20,
+    est = td.CPCompletion(rank=2, distributed=True, backend="pytorch", max_iter=300, n_iter_no_change=20,
                           random_state=0).fit(obs)
     results["early_stopping"] = {"n_iter": est.n_iter_, "best_iter": est.best_iter_,
                                  "val": est.history_["val_rmse"][-5:]}

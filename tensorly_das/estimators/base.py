@@ -16,7 +16,6 @@ from ..options import (
     ALPHA_SCHEDULES,
     DAS_DENOMINATORS,
     DAS_DEVIATIONS,
-    INITS,
     METHODS,
     SOLVERS,
     Number,
@@ -24,6 +23,7 @@ from ..options import (
     positive_int,
     real,
 )
+from ..starts import initial_cores, warn_unobserved_slices
 from ..updates import make_base_step, make_update
 from .inputs import as_observations
 from .persistence import TorchStateMixin
@@ -79,7 +79,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
     def __init__(self, rank=5, *, method="das", solver="adam", lr=0.05, das_alpha=1.0, sam_rho=0.05,
                  das_alpha_schedule="linear", max_iter=5000, tol=1e-4, batch_size=None,
                  early_stopping=True, validation_fraction=0.1, n_iter_no_change=200, n_init=1,
-                 l2_reg=0.0, init="random", shape=None, sam_adaptive=False,
+                 l2_reg=0.0, init="spectral", shape=None, sam_adaptive=False,
                  das_denominator="squared", das_deviation="paper", das_max_scale=0.05,
                  das_rebalance=False, distributed=False, backend="numpy", device="cpu",
                  dtype="float64", random_state=None, verbose=False, warm_start=False,
@@ -186,6 +186,10 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         if reducer is not None:
             reducer.check_errors(error)  # the same clear error on every rank, no hang
             reducer.check_agreement(self._signature(obs.shape))
+        counts = [np.bincount(train.indices[:, n], minlength=size) for n, size in enumerate(obs.shape)]
+        if reducer is not None:
+            counts = [np.asarray(reducer.sum(c.tolist())) for c in counts]
+        warn_unobserved_slices(counts, obs.shape)
         return obs, model, train, val
 
     def _warm(self, model):
@@ -199,9 +203,9 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         """Run every start (one when warm); returns the best (cores, result, update, passes)."""
         warm_cores, warm = self._warm(model)
         best, passes = None, 0
-        for _ in range(1 if warm_cores else self.n_init):
+        for start in range(1 if warm_cores else self.n_init):
             cores = [to_backend(c, backend, self.device, dtype)
-                     for c in self._initial_cores(model, train, rng, reducer, warm_cores)]
+                     for c in self._initial_cores(model, train, rng, reducer, warm_cores, start == 0)]
             if reducer is not None:
                 reducer.broadcast_(cores)  # every rank starts from rank 0's cores
             update = self._make_update(warm, options)
@@ -229,25 +233,15 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             return self.update_  # continue with the optimizer state (Adam moments)
         return make_update(self.method, make_base_step(self.solver, self.lr), **options)
 
-    def _initial_cores(self, model, train, rng, reducer=None, warm=False):
+    def _initial_cores(self, model, train, rng, reducer=None, warm=False, first=True):
         if warm:  # continue from the fitted cores
             return [np.array(to_numpy(c), dtype=np.float64) for c in self.cores_]
-        if isinstance(self.init, str):
-            if self.init not in INITS:
-                raise ValueError(f"init must be one of {INITS}, a list of cores or a TensorLy "
-                                 f"decomposition, got {self.init!r}")
-            sum_sq, count = float(np.sum(train.values**2)), train.nnz
-            if reducer is not None:  # the scale of all ranks' data, as a 1-process fit sees it
-                sum_sq, count = reducer.sum([sum_sq, count])
-            return model.init_cores(rng, float(np.sqrt(sum_sq / count)))
-        if isinstance(self.init, (list, tuple)) and all(hasattr(c, "shape") for c in self.init):
-            cores = [np.array(to_numpy(c), dtype=np.float64) for c in self.init]
-        else:
-            cores = model.from_tensorly(self.init)
-        model.check_cores(cores)
-        if not all(np.isfinite(c).all() for c in cores):
-            raise ValueError("the initial cores given as init contain NaN or inf")
-        return cores
+        indices, values = train.indices, train.values
+        if reducer is not None and isinstance(self.init, str):  # every rank's entries
+            indices, values = reducer.gather_observations(indices, values)
+        # with n_init > 1 the first start is spectral and the others random
+        init = "random" if self.init == "spectral" and not first else self.init
+        return initial_cores(init, model, indices, values, rng)
 
     def _split(self, obs, rng):
         if not self.early_stopping:

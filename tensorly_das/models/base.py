@@ -187,6 +187,49 @@ class TensorModel:
         """
         raise NotImplementedError
 
+    def mode_axes(self):
+        """Where each mode's rows live: for mode ``n``, (index of the core, its axis).
+
+        Row ``i`` of mode ``n`` is the slice of that core at position ``i`` along that axis;
+        it enters only the predictions of entries whose mode-``n`` index is ``i``.
+
+        Returns
+        -------
+        axes : list of (int, int)
+        """
+        raise NotImplementedError
+
+    def basis_dims(self):
+        """Dimension of each mode's subspace that the spectral start estimates.
+
+        Returns
+        -------
+        dims : tuple of int
+            One per mode, at most the mode's size.
+        """
+        raise NotImplementedError
+
+    def from_subspaces(self, bases, core, rng):
+        """Cores from per-mode bases and a small dense core (the spectral start's hook).
+
+        The tensor is approximately ``core`` multiplied by ``bases[n]`` along each mode ``n``;
+        the model fits its own cores to that small Tucker form.
+
+        Parameters
+        ----------
+        bases : list of ndarray
+            ``bases[n]`` of shape ``(I_n, basis_dims()[n])`` with orthonormal columns.
+        core : ndarray of shape ``basis_dims()``
+            The observations projected onto the bases.
+        rng : numpy Generator
+            For the small perturbations that break exact symmetries.
+
+        Returns
+        -------
+        cores : list of ndarray
+        """
+        raise NotImplementedError
+
     def to_tensorly(self, cores):
         """The TensorLy object (CPTensor, TuckerTensor, ...) holding ``cores``.
 

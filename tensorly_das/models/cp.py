@@ -8,6 +8,7 @@ temporary memory for the gathered rows, O(sum_n I_n * R) for the cores.
 import numpy as np
 import tensorly as tl
 from tensorly.cp_tensor import CPTensor
+from tensorly.decomposition import parafac
 
 from ..backend import backend_of, scatter_add_transposed, take_rows_transposed, to_numpy
 from ..options import check_positive_int
@@ -33,6 +34,23 @@ class CPModel(TensorModel):
 
     def n_paths(self):
         return self.rank
+
+    def mode_axes(self):
+        return [(n, 0) for n in range(len(self.shape))]
+
+    def basis_dims(self):
+        return tuple(min(self.rank, dim) for dim in self.shape)
+
+    def from_subspaces(self, bases, core, rng):
+        # a CP decomposition of the small core, mapped back by the bases
+        with tl.backend_context("numpy"):
+            weights, small = parafac(core, self.rank, init="svd", n_iter_max=200, tol=1e-10,
+                                     normalize_factors=True, random_state=int(rng.integers(2**31)))
+        weights = np.asarray(weights, dtype=np.float64)
+        root = np.abs(weights) ** (1.0 / len(bases))
+        factors = [U @ (B * root) for U, B in zip(bases, small)]
+        factors[0] = factors[0] * np.sign(weights + (weights == 0))
+        return factors
 
     def forward(self, cores, mode_indices):
         # gathered rows are kept transposed, (R, n), for contiguous products and sums

@@ -57,6 +57,15 @@ class TuckerModel(TensorModel):
     def n_paths(self):
         return math.prod(self.rank)
 
+    def mode_axes(self):
+        return [(n + 1, 0) for n in range(len(self.shape))]
+
+    def basis_dims(self):
+        return tuple(self.rank)
+
+    def from_subspaces(self, bases, core, rng):
+        return [np.array(core, dtype=np.float64)] + [np.array(U, dtype=np.float64) for U in bases]
+
     def forward(self, cores, mode_indices):
         core, factors = cores[0], cores[1:]
         rows = [take_rows(a, idx) for a, idx in zip(factors, mode_indices)]

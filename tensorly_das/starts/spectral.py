@@ -1,0 +1,169 @@
+"""The spectral start: per-mode subspaces and a small core, from the observed entries only.
+
+For each mode ``n`` the leading eigenvectors of the *debiased* Gram matrix of the zero-filled
+mode-``n`` unfolding (scaled by ``1/p``, ``p`` the observed fraction; the diagonal, which the
+missing entries bias, is removed) estimate the column space of the full unfolding (Montanari and
+Sun 2018; Cai, Li, Poor and Chen 2019). Projecting the observations onto those bases gives a
+small dense core, from which each model builds its cores (:meth:`TensorModel.from_subspaces`).
+
+Cost: O(nnz) per Gram product plus O(nnz * prod(dims)) for the core, memory O(nnz + sum I_n d_n):
+nothing of the dense tensor's size is formed. Small modes use a dense Gram of I_n x I_n.
+"""
+
+import math
+
+import numpy as np
+import scipy.sparse
+import scipy.sparse.linalg
+
+#: modes up to this size use a dense I_n x I_n Gram matrix and a full eigendecomposition
+DENSE_GRAM_SIZE = 2048
+#: elements of the temporary (chunk x prod(dims[:-1])) block when projecting the core
+CORE_BLOCK = 1 << 22
+
+
+class SpectralStartError(ValueError):
+    """The observations cannot support a spectral start (the message says why)."""
+
+
+def _unfolding(indices, values, shape, mode):
+    """The zero-filled mode-``mode`` unfolding as a sparse matrix over observed columns only."""
+    others = [n for n in range(len(shape)) if n != mode]
+    if others:
+        column = np.ravel_multi_index(tuple(indices[:, others].T), tuple(shape[n] for n in others))
+    else:
+        column = np.zeros(indices.shape[0], dtype=np.int64)
+    _, column = np.unique(column, return_inverse=True)
+    column = column.ravel()
+    return scipy.sparse.csr_matrix((values, (indices[:, mode], column)),
+                                   shape=(shape[mode], int(column.max()) + 1))
+
+
+def mode_subspace(indices, values, shape, mode, dim):
+    """Orthonormal basis (I_n x dim) of the leading eigenvectors of the debiased Gram matrix.
+
+    Rows without an observation have zero rows and columns in the Gram matrix, so the
+    eigenproblem is solved on the observed rows only and the basis is zero elsewhere.
+
+    Parameters
+    ----------
+    indices : (nnz, N) int array
+        Observed entries.
+    values : (nnz,) array
+        Their values (already divided by the observed fraction, or not: the basis is the same).
+    shape : tuple of int
+        The tensor's shape.
+    mode : int
+        The mode.
+    dim : int
+        Number of leading eigenvectors (at most the number of observed rows).
+
+    Returns
+    -------
+    basis : ndarray of shape (shape[mode], dim)
+    """
+    rows, local = np.unique(indices[:, mode], return_inverse=True)
+    local_indices = indices.copy()
+    local_indices[:, mode] = local.ravel()
+    local_shape = tuple(rows.size if n == mode else s for n, s in enumerate(shape))
+    basis = np.zeros((shape[mode], dim))
+    basis[rows] = _leading_eigenvectors(_unfolding(local_indices, values, local_shape, mode), dim)
+    return basis
+
+
+def _leading_eigenvectors(M, dim):
+    """The ``dim`` leading eigenvectors of ``M M^T`` with its diagonal removed."""
+    size = M.shape[0]
+    diagonal = np.asarray(M.multiply(M).sum(axis=1)).ravel()
+    if dim >= size:
+        return np.eye(size)[:, :dim]
+    if size <= DENSE_GRAM_SIZE:
+        gram = (M @ M.T).toarray()
+        gram[np.diag_indices(size)] -= diagonal
+        eigvals, eigvecs = np.linalg.eigh(gram)
+        return eigvecs[:, np.argsort(eigvals)[::-1][:dim]]
+    operator = scipy.sparse.linalg.LinearOperator(
+        (size, size), matvec=lambda v: M @ (M.T @ v) - diagonal * v, dtype=np.float64)
+    v0 = np.cos(np.arange(size) + 1.0)  # deterministic start vector
+    eigvals, eigvecs = scipy.sparse.linalg.eigsh(operator, k=dim, which="LA", v0=v0)
+    return eigvecs[:, np.argsort(eigvals)[::-1]]
+
+
+def projected_core(indices, values, bases):
+    """``sum_obs value * (U_1[i_1] o ... o U_N[i_N])``: the observations projected on the bases.
+
+    Parameters
+    ----------
+    indices : (nnz, N) int array
+        Observed entries.
+    values : (nnz,) array
+        Their values.
+    bases : list of ndarray
+        ``bases[n]`` of shape (I_n, d_n).
+
+    Returns
+    -------
+    core : ndarray of shape (d_1, ..., d_N)
+    """
+    dims = [U.shape[1] for U in bases]
+    lead = math.prod(dims[:-1])
+    core = np.zeros((lead, dims[-1]))
+    chunk = max(1, CORE_BLOCK // max(lead, 1))
+    for start in range(0, indices.shape[0], chunk):
+        idx = indices[start : start + chunk]
+        block = values[start : start + chunk, None] * bases[0][idx[:, 0]]
+        for n in range(1, len(bases) - 1):
+            rows = bases[n][idx[:, n]]
+            block = (block[:, :, None] * rows[:, None, :]).reshape(block.shape[0], -1)
+        core += block.T @ bases[-1][idx[:, -1]]
+    return core.reshape(dims)
+
+
+def spectral_cores(model, indices, values, rng):
+    """A spectral start for ``model`` from the observations (NumPy cores).
+
+    Parameters
+    ----------
+    model : TensorModel
+        The parametrization (its ``basis_dims`` and ``from_subspaces`` hooks).
+    indices : (nnz, N) int array
+        Training entries.
+    values : (nnz,) array
+        Their values.
+    rng : numpy Generator
+        For the model's symmetry-breaking perturbations.
+
+    Returns
+    -------
+    cores : list of ndarray
+
+    Raises
+    ------
+    SpectralStartError
+        When a mode has fewer observed rows than its subspace dimension.
+    """
+    shape, dims = model.shape, model.basis_dims()
+    for n, (size, dim) in enumerate(zip(shape, dims)):
+        observed_rows = np.unique(indices[:, n]).size
+        if observed_rows < dim:
+            raise SpectralStartError(
+                f"mode {n} has observations in only {observed_rows} of its {size} rows, fewer than "
+                f"the {dim} directions a spectral start estimates there")
+    p = indices.shape[0] / math.prod(shape)
+    bases = [mode_subspace(indices, values, shape, n, d) for n, d in enumerate(dims)]
+    core = projected_core(indices, values / p, bases)
+    return _least_squares_scale(model, model.from_subspaces(bases, core, rng), indices, values)
+
+
+def _least_squares_scale(model, cores, indices, values):
+    """``cores`` scaled (equally, in place) so their predictions best fit ``values`` in least squares."""
+    pred = model.predict(cores, [np.ascontiguousarray(indices[:, n]) for n in range(indices.shape[1])])
+    energy = float(pred @ pred)
+    if energy > 0:
+        alpha = float(pred @ values) / energy
+        factor = abs(alpha) ** (1.0 / len(cores))
+        for core in cores:
+            core *= factor
+        if alpha < 0:
+            cores[0] *= -1.0
+    return cores
