@@ -95,7 +95,10 @@ class AllReduce:
             raise ValueError("unusable data shard(s): " + "; ".join(problems))
 
     def gather_observations(self, indices, values):
-        """Every rank's observations (indices, values), concatenated in rank order.
+        """Every rank's observations (indices, values), in the tensor's order.
+
+        The order does not depend on how the entries were sharded, so a start computed from
+        them is the same for any number of processes.
 
         Parameters
         ----------
@@ -113,7 +116,10 @@ class AllReduce:
 
         gathered = [None] * self.world_size
         self.dist.all_gather_object(gathered, (indices, values))
-        return np.concatenate([g[0] for g in gathered]), np.concatenate([g[1] for g in gathered])
+        from .starts import canonical_order
+
+        return canonical_order(np.concatenate([g[0] for g in gathered]),
+                               np.concatenate([g[1] for g in gathered]))
 
     def broadcast_(self, tensors):
         """Copy rank 0's ``tensors`` to every rank, in place."""

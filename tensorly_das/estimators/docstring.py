@@ -54,16 +54,21 @@ _DOC = """Tensor completion with a {title} model trained by Adam/SGD, optionally
         over them (CP fits often see the validation error rise for a while before it
         falls to a much lower value).
     n_init : int, default 1
-        Number of random starts; the fit with the lowest validation RMSE (training
-        loss without early stopping) is kept. First-order fits of small, sparsely
-        observed tensors land in a poor local solution from some starts (about 1 in
-        5 to 1 in 10 in our tests); a few starts make that rare.
+        Number of starts; the fit with the lowest validation RMSE (training loss
+        without early stopping) is kept. With ``init="spectral"`` the first start is
+        spectral and the others random.
     l2_reg : float, default 0
         Ridge penalty ``0.5 * l2_reg * sum_k ||G_k||^2`` added to the training loss.
         For a multilinear model it also pulls the core norms together (at a
         minimum of the penalty over rescalings all cores have equal norm).
-    init : "random", {tensorly_name} or list of cores, default "random"
-        Random cores are scaled so that predictions match the data's RMS.
+    init : "spectral", "random", {tensorly_name} or list of cores, default "spectral"
+        ``"spectral"`` estimates each mode's subspace from the observed entries (the
+        leading eigenvectors of the debiased Gram matrix of the zero-filled unfolding),
+        projects the observations on them and fits the model to that small core; it
+        falls back to ``"random"`` with a warning when a mode has fewer observed rows
+        than the subspace needs. Random cores are scaled so that predictions match the
+        data's RMS. Either way, rows of a mode without any training entry start at the
+        mean of the observed rows (``fit`` warns about them).
     shape : tuple of int, optional
         Shape of the tensor; needed with ``fit(indices, values)`` when the largest
         index does not reach the end of every mode (e.g. inside cross-validation).

@@ -43,9 +43,14 @@ class CPModel(TensorModel):
 
     def from_subspaces(self, bases, core, rng):
         # a CP decomposition of the small core, mapped back by the bases
+        seed = int(rng.integers(2**31))
         with tl.backend_context("numpy"):
-            weights, small = parafac(core, self.rank, init="svd", n_iter_max=200, tol=1e-10,
-                                     normalize_factors=True, random_state=int(rng.integers(2**31)))
+            try:
+                weights, small = parafac(core, self.rank, init="svd", n_iter_max=200, tol=1e-10,
+                                         normalize_factors=True, random_state=seed)
+            except np.linalg.LinAlgError:  # a degenerate core: ALS from a random start instead
+                weights, small = parafac(core, self.rank, init="random", n_iter_max=200, tol=1e-10,
+                                         normalize_factors=True, random_state=seed)
         weights = np.asarray(weights, dtype=np.float64)
         root = np.abs(weights) ** (1.0 / len(bases))
         factors = [U @ (B * root) for U, B in zip(bases, small)]

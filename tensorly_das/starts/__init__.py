@@ -73,7 +73,6 @@ def initial_cores(init, model, indices, values, rng):
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, a list of cores or a TensorLy "
                          f"decomposition, got {init!r}")
-    indices, values = canonical_order(indices, values)
     cores = None
     if init == "spectral":
         try:

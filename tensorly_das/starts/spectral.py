@@ -26,17 +26,20 @@ class SpectralStartError(ValueError):
     """The observations cannot support a spectral start (the message says why)."""
 
 
-def _unfolding(indices, values, shape, mode):
-    """The zero-filled mode-``mode`` unfolding as a sparse matrix over observed columns only."""
+def _unfolding(rows, n_rows, indices, values, shape, mode):
+    """The zero-filled mode-``mode`` unfolding, as a sparse matrix over observed columns only.
+
+    ``rows`` (values in ``[0, n_rows)``) numbers each entry's row; columns are the distinct
+    combinations of the other modes' indices that occur.
+    """
     others = [n for n in range(len(shape)) if n != mode]
-    if others:
-        column = np.ravel_multi_index(tuple(indices[:, others].T), tuple(shape[n] for n in others))
-    else:
-        column = np.zeros(indices.shape[0], dtype=np.int64)
-    _, column = np.unique(column, return_inverse=True)
+    if math.prod(shape[n] for n in others) < 2**62:
+        column = np.ravel_multi_index(tuple(indices[:, n] for n in others), tuple(shape[n] for n in others))
+        _, column = np.unique(column, return_inverse=True)
+    else:  # too many columns for one int64 key: number the distinct index rows instead
+        _, column = np.unique(indices[:, others], axis=0, return_inverse=True)
     column = column.ravel()
-    return scipy.sparse.csr_matrix((values, (indices[:, mode], column)),
-                                   shape=(shape[mode], int(column.max()) + 1))
+    return scipy.sparse.csr_matrix((values, (rows, column)), shape=(n_rows, int(column.max()) + 1))
 
 
 def mode_subspace(indices, values, shape, mode, dim):
@@ -63,11 +66,9 @@ def mode_subspace(indices, values, shape, mode, dim):
     basis : ndarray of shape (shape[mode], dim)
     """
     rows, local = np.unique(indices[:, mode], return_inverse=True)
-    local_indices = indices.copy()
-    local_indices[:, mode] = local.ravel()
-    local_shape = tuple(rows.size if n == mode else s for n, s in enumerate(shape))
     basis = np.zeros((shape[mode], dim))
-    basis[rows] = _leading_eigenvectors(_unfolding(local_indices, values, local_shape, mode), dim)
+    unfolding = _unfolding(local.ravel(), rows.size, indices, values, shape, mode)
+    basis[rows] = _leading_eigenvectors(unfolding, dim)
     return basis
 
 
@@ -152,6 +153,9 @@ def spectral_cores(model, indices, values, rng):
     p = indices.shape[0] / math.prod(shape)
     bases = [mode_subspace(indices, values, shape, n, d) for n, d in enumerate(dims)]
     core = projected_core(indices, values / p, bases)
+    if not np.linalg.norm(core) > 1e-12 * np.linalg.norm(values / p):
+        raise SpectralStartError("the observations projected on the estimated subspaces vanish "
+                                 "(too few entries share a row with others to estimate them)")
     return _least_squares_scale(model, model.from_subspaces(bases, core, rng), indices, values)
 
 
