@@ -186,11 +186,16 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         if reducer is not None:
             reducer.check_errors(error)  # the same clear error on every rank, no hang
             reducer.check_agreement(self._signature(obs.shape))
-        counts = [np.bincount(train.indices[:, n], minlength=size) for n, size in enumerate(obs.shape)]
+        self._check_slices(train, obs.shape, reducer)
+        return obs, model, train, val
+
+    @staticmethod
+    def _check_slices(train, shape, reducer):
+        """Warn about rows of a mode without any training entry (over all ranks)."""
+        counts = [np.bincount(train.indices[:, n], minlength=size) for n, size in enumerate(shape)]
         if reducer is not None:
             counts = [np.asarray(reducer.sum(c.tolist())) for c in counts]
-        warn_unobserved_slices(counts, obs.shape)
-        return obs, model, train, val
+        warn_unobserved_slices(counts, shape)
 
     def _warm(self, model):
         """(continue from the fitted cores, continue history and optimizer state too)."""

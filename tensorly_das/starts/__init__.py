@@ -79,11 +79,11 @@ def initial_cores(init, model, indices, values, rng):
             cores = spectral_cores(model, indices, values, rng)
         except SpectralStartError as err:
             warnings.warn(f"no spectral start: {err}; starting from random cores instead",
-                          UserWarning, stacklevel=3)
+                          UserWarning, stacklevel=6)
         except (np.linalg.LinAlgError, ArithmeticError, ArpackError) as err:  # degenerate data
             warnings.warn(f"no spectral start: the eigen- or CP decomposition failed on these "
                           f"observations ({type(err).__name__}: {err}); starting from random cores "
-                          "instead", UserWarning, stacklevel=3)
+                          "instead", UserWarning, stacklevel=6)
     if cores is None:
         cores = model.init_cores(rng, float(np.sqrt(np.mean(values**2))))
     fill_unobserved_rows(model, cores, indices)
@@ -118,7 +118,7 @@ def warn_unobserved_slices(counts, shape):
             f"no training entry in some slices ({parts}); the model's values there are not "
             "informed by data (they start as the mean of the observed rows). If this comes from "
             "cross-validation folds over sorted indices, shuffle the folds (KFold(shuffle=True)).",
-            UnobservedSliceWarning, stacklevel=4)
+            UnobservedSliceWarning, stacklevel=6)
 
 
 __all__ = ["initial_cores", "fill_unobserved_rows", "warn_unobserved_slices", "canonical_order",

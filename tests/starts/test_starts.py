@@ -117,16 +117,18 @@ def test_rows_without_training_entries_start_at_the_mean_row(model_cls, rank):
         np.testing.assert_allclose(rows[row], rows[seen].mean(axis=0), rtol=1e-12)
 
 
-def test_random_start_on_unseen_slices_cannot_predict_wildly():
+def test_random_starts_on_unseen_slices_cannot_predict_wildly():
     obs, X = model_problem(CPModel, (10, 9, 8), 2, fraction=0.6, seed=0)
     keep = obs.indices[:, 0] != 3  # slice 3 of mode 0 is never observed
-    train = obs.subset(np.flatnonzero(keep))
-    with pytest.warns(UnobservedSliceWarning, match="mode 0: 1 of 10 rows"):
-        est = td.CPCompletion(2, init="random", shape=obs.shape, max_iter=300, random_state=0).fit(
-            train.indices, train.values)
-    unseen = obs.subset(np.flatnonzero(~keep))
-    # the unseen slice is predicted as an average slice: on the data's scale, not arbitrary
-    assert np.abs(est.predict(unseen)).max() < 3 * np.abs(obs.values).max()
+    train, unseen = obs.subset(np.flatnonzero(keep)), obs.subset(np.flatnonzero(~keep))
+    scores = []
+    for seed in range(4):
+        with pytest.warns(UnobservedSliceWarning, match="mode 0: 1 of 10 rows"):
+            est = td.CPCompletion(2, init="random", shape=obs.shape, max_iter=300, random_state=seed).fit(
+                train.indices, train.values)
+        scores.append(est.score(unseen))
+    # the unseen slice is predicted as an average slice; left at its random draw, seed 3 scored -4.8
+    assert min(scores) > -2.0
 
 
 def test_no_warning_when_every_row_is_observed():
