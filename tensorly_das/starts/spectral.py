@@ -20,6 +20,9 @@ import scipy.sparse.linalg
 DENSE_GRAM_SIZE = 2048
 #: elements of the temporary (chunk x prod(dims[:-1])) block when projecting the core
 CORE_BLOCK = 1 << 22
+#: at most this many observations (a fixed random subset beyond it) feed the start: its cost
+#: then stays bounded on very large data sets, whose subspaces this many entries already fix
+MAX_OBSERVATIONS = 2_000_000
 
 
 class SpectralStartError(ValueError):
@@ -33,9 +36,11 @@ def _unfolding(rows, n_rows, indices, values, shape, mode):
     combinations of the other modes' indices that occur.
     """
     others = [n for n in range(len(shape)) if n != mode]
-    if math.prod(shape[n] for n in others) < 2**62:
+    n_columns = math.prod(shape[n] for n in others)
+    if n_columns < 2**62:
         column = np.ravel_multi_index(tuple(indices[:, n] for n in others), tuple(shape[n] for n in others))
-        _, column = np.unique(column, return_inverse=True)
+        if n_columns > 4 * indices.shape[0]:  # keep only the columns that occur (a sort)
+            _, column = np.unique(column, return_inverse=True)
     else:  # too many columns for one int64 key: number the distinct index rows instead
         _, column = np.unique(indices[:, others], axis=0, return_inverse=True)
     column = column.ravel()
@@ -65,9 +70,11 @@ def mode_subspace(indices, values, shape, mode, dim):
     -------
     basis : ndarray of shape (shape[mode], dim)
     """
-    rows, local = np.unique(indices[:, mode], return_inverse=True)
+    seen = np.bincount(indices[:, mode], minlength=shape[mode]) > 0
+    rows = np.flatnonzero(seen)
+    local = (np.cumsum(seen) - 1)[indices[:, mode]]  # each entry's row among the observed rows
     basis = np.zeros((shape[mode], dim))
-    unfolding = _unfolding(local.ravel(), rows.size, indices, values, shape, mode)
+    unfolding = _unfolding(local, rows.size, indices, values, shape, mode)
     basis[rows] = _leading_eigenvectors(unfolding, dim)
     return basis
 
@@ -145,11 +152,14 @@ def spectral_cores(model, indices, values, rng):
     """
     shape, dims = model.shape, model.basis_dims()
     for n, (size, dim) in enumerate(zip(shape, dims)):
-        observed_rows = np.unique(indices[:, n]).size
+        observed_rows = int(np.count_nonzero(np.bincount(indices[:, n], minlength=size)))
         if observed_rows < dim:
             raise SpectralStartError(
                 f"mode {n} has observations in only {observed_rows} of its {size} rows, fewer than "
                 f"the {dim} directions a spectral start estimates there")
+    if indices.shape[0] > MAX_OBSERVATIONS:
+        keep = np.sort(np.random.default_rng(0).choice(indices.shape[0], MAX_OBSERVATIONS, replace=False))
+        indices, values = indices[keep], values[keep]
     p = indices.shape[0] / math.prod(shape)
     bases = [mode_subspace(indices, values, shape, n, d) for n, d in enumerate(dims)]
     core = projected_core(indices, values / p, bases)
