@@ -218,6 +218,16 @@ def _rank(text):
     return parts[0] if len(parts) == 1 else tuple(parts)
 
 
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="tensorly-das",
@@ -231,7 +241,7 @@ def build_parser():
     demo = sub.add_parser("demo", help="complete the COVID-19 serology tensor (ships with tensorly)",
                           formatter_class=formatter)
     demo.add_argument("--rank", type=int, default=3, help="CP rank")
-    demo.add_argument("--seeds", type=int, default=3, help="number of random splits")
+    demo.add_argument("--seeds", type=_positive, default=3, help="number of random splits")
     demo.add_argument("--max-iter", type=int, default=5000, help="passes per fit at most")
     demo.add_argument("--backend", default="numpy", choices=BACKENDS, help="array library")
 
@@ -299,7 +309,8 @@ def main(argv=None):
     except CLIError as err:
         print(f"tensorly-das: error: {err}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError, RuntimeError, MemoryError, ImportError) as err:
+    except (ValueError, TypeError, RuntimeError, MemoryError, ImportError, ArithmeticError) as err:
+        # ArithmeticError: a fit that diverged (DivergenceError) says why in one line too
         print(f"tensorly-das: error: {err}", file=sys.stderr)
         return 1
     return 0

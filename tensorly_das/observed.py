@@ -188,8 +188,18 @@ class ObservedTensor:
         Returns
         -------
         ObservedTensor
+
+        Notes
+        -----
+        A ``numpy.ma.MaskedArray`` marks its masked entries missing (its hidden values are
+        ignored), together with NaN or ``mask``.
         """
-        X = _as_numeric_array(X, "X", "real numbers")
+        hidden = np.ma.getmaskarray(X) if isinstance(X, np.ma.MaskedArray) else None
+        X = _as_numeric_array(np.ma.getdata(X) if hidden is not None else X, "X", "real numbers")
+        if hidden is not None and mask is None:
+            mask = ~hidden & ~np.isnan(X)
+        elif hidden is not None and np.asarray(mask).dtype == bool and np.shape(mask) == X.shape:
+            mask = np.asarray(mask) & ~hidden
         if X.ndim < 1 or X.size == 0:
             raise ValueError(f"X must be a non-empty array, got shape {X.shape}")
         if mask is None:

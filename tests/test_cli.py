@@ -190,3 +190,20 @@ def test_old_flags_warn_and_act(tmp_path, capsys):
     assert main([*common, "--sam-rho", "0.3", "-o", str(tmp_path / "new.npz")]) == 0
     with np.load(tmp_path / "old.npz") as a, np.load(tmp_path / "new.npz") as b:
         np.testing.assert_array_equal(a["core_0"], b["core_0"])
+
+
+def test_divergence_is_one_line(tmp_path, capsys):
+    obs, _ = low_rank_problem(fraction=0.6)
+    src = tmp_path / "x.npy"
+    np.save(src, obs.to_dense())
+    code = main(["fit", str(src), "--rank", "2", "--solver", "sgd", "--lr", "1e9", "--max-iter", "50",
+                 "-o", str(tmp_path / "o.npz")])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "iteration" in err and not (tmp_path / "o.npz").exists()
+
+
+def test_demo_refuses_zero_seeds(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--seeds", "0"])
+    assert "positive integer" in capsys.readouterr().err

@@ -374,3 +374,34 @@ def test_same_random_state_gives_identical_results(model, method, backend):
     assert a.history_["loss"] == b.history_["loss"]
     c = cls(**{**kw, "random_state": 4}).fit(obs)
     assert not np.array_equal(np.asarray(a.cores_[-1]), np.asarray(c.cores_[-1]))
+
+
+@pytest.mark.parametrize("deviation", ["paper", "relative"])
+def test_das_with_all_zero_gradients_leaves_the_cores_unchanged(deviation):
+    from tensorly_das.updates import das_scale_factors
+
+    cores = [np.full((3, 2), 2.0), np.ones((4, 2))]
+    lam = das_scale_factors(cores, [np.zeros((3, 2)), np.zeros((4, 2))], 0.1, 5.0, deviation=deviation)
+    np.testing.assert_array_equal(lam, 0.0)
+    torch = pytest.importorskip("torch")
+    from tensorly_das.torch import DAS
+
+    params = [torch.nn.Parameter(torch.tensor(c)) for c in cores]
+    opt = DAS([{"params": params, "tensorized": True}], lr=0.1, alpha=5.0, alpha_schedule="constant",
+              deviation=deviation)
+    for p in params:
+        p.grad = torch.zeros_like(p)
+    for _ in range(20):
+        opt.step()
+    for p, c in zip(params, cores):
+        np.testing.assert_array_equal(p.detach().numpy(), c)
+
+
+def test_masked_array_entries_count_as_missing():
+    X = _dense()
+    hidden = np.isnan(X)
+    masked = np.ma.MaskedArray(np.where(hidden, 1e6, X), mask=hidden)  # placeholders under the mask
+    obs = td.ObservedTensor.from_dense(masked)
+    np.testing.assert_array_equal(np.sort(obs.values), np.sort(_val()))
+    est = td.CPCompletion(rank=2, max_iter=20, random_state=0).fit(masked)
+    assert np.abs(est.predict(obs)).max() < 100  # the 1e6 placeholders were not fitted

@@ -111,8 +111,9 @@ def das_lambdas(core_sq, grad_sq, core_sq_mean, grad_sq_mean, grad_sq_total, lr_
         # u * (||g_k||^2 - gbar): carries the units of the gradient
         numerator = (grad_sq - grad_sq_mean) / (grad_sq_total**0.5 + _EPS)
     elif deviation == "relative":
-        # (||g_k||^2 / gbar - 1) * Gbar: invariant to rescaling the loss
-        numerator = (grad_sq / (grad_sq_mean + _EPS) - 1.0) * core_sq_mean
+        # (||g_k||^2 / gbar - 1) * Gbar: invariant to rescaling the loss (written so that
+        # all-zero gradients give zero, not -Gbar)
+        numerator = (grad_sq - grad_sq_mean) / (grad_sq_mean + _EPS) * core_sq_mean
     else:
         raise ValueError(f"DAS deviation must be one of {DAS_DEVIATIONS}, got {deviation!r}")
     if denominator == "squared":
