@@ -150,9 +150,9 @@ def test_warm_start_continues():
 def test_divergence_is_reported_and_state_is_finite():
     obs, _ = low_rank_problem(fraction=0.5)
     est = CPCompletion(rank=3, solver="sgd", lr=1e6, method="plain", max_iter=50, random_state=0)
-    with pytest.raises(td.DivergenceError, match="iteration"):
+    with pytest.raises(td.DivergenceError, match="iteration") as info:
         est.fit(obs)
-    assert all(np.all(np.isfinite(c)) for c in est.cores_)
+    assert all(np.all(np.isfinite(c)) for c in info.value.cores)
 
 
 def test_verbose_shows_progress_bar(capsys):

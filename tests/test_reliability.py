@@ -272,10 +272,11 @@ def test_divergence_stops_restores_and_names_the_iteration(model, method, backen
     obs, _ = low_rank_problem(shape=(6, 5, 4), fraction=0.6)
     cls, rank = ESTIMATORS[model]
     est = cls(rank=rank, solver="sgd", lr=1e8, method=method, max_iter=200, backend=backend, random_state=0)
-    with pytest.raises(td.DivergenceError, match=r"iteration \d+.*(lr|learning rate)"):
+    with pytest.raises(td.DivergenceError, match=r"iteration \d+.*(lr|learning rate)") as info:
         est.fit(obs)
-    assert all(np.all(np.isfinite(np.asarray(c))) for c in est.cores_)
-    assert np.all(np.isfinite(est.predict(obs)))
+    # the error carries the restored (finite) cores; the estimator stays unfitted
+    assert all(np.all(np.isfinite(td.backend.to_numpy(c))) for c in info.value.cores)
+    assert not hasattr(est, "cores_")
 
 
 # ---------------------------------------------------------------------------------- persistence
@@ -405,3 +406,79 @@ def test_masked_array_entries_count_as_missing():
     np.testing.assert_array_equal(np.sort(obs.values), np.sort(_val()))
     est = td.CPCompletion(rank=2, max_iter=20, random_state=0).fit(masked)
     assert np.abs(est.predict(obs)).max() < 100  # the 1e6 placeholders were not fitted
+
+
+def test_a_finite_blow_up_stops_with_the_best_state_restored():
+    obs, _ = low_rank_problem(fraction=0.5)
+    est = td.CPCompletion(rank=2, lr=1e6, early_stopping=False, max_iter=200, random_state=0)
+    with pytest.raises(td.DivergenceError, match="grew to .* times its value when this fit started") as info:
+        est.fit(obs)
+    assert not hasattr(est, "cores_")  # nothing fitted, nothing mixed
+    model = td.CPCompletion(rank=2)._model_class(obs.shape, 2)
+    residual = model.predict(info.value.cores, [obs.indices[:, n].copy() for n in range(3)]) - obs.values
+    assert np.sqrt(np.mean(residual**2)) < 10 * np.abs(obs.values).max()
+
+
+def test_a_diverged_refit_leaves_the_previous_fit_untouched(backend):
+    obs, _ = low_rank_problem(fraction=0.5)
+    est = td.CPCompletion(rank=2, max_iter=50, backend=backend, random_state=0).fit(obs)
+    before = {k: copy.deepcopy(getattr(est, k)) for k in ("train_rmse_", "n_iter_", "history_")}
+    cores = [np.array(td.backend.to_numpy(c)) for c in est.cores_]
+    with pytest.raises(td.DivergenceError):
+        est.set_params(solver="sgd", lr=1e9).fit(obs)
+    for a, b in zip(cores, est.cores_):
+        np.testing.assert_array_equal(a, td.backend.to_numpy(b))
+    assert all(before[k] == getattr(est, k) for k in before)
+
+
+def test_n_init_keeps_the_finite_starts_and_reports_the_diverged(monkeypatch):
+    from tensorly_das.estimators import base
+
+    obs, _ = low_rank_problem(fraction=0.5)
+    calls = []
+    real = base.fit_cores
+
+    def second_start_diverges(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise td.DivergenceError("the training loss became nan at iteration 3")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(base, "fit_cores", second_start_diverges)
+    with pytest.warns(UserWarning, match="1 of 3 starts diverged and were dropped"):
+        est = td.CPCompletion(rank=3, n_init=3, max_iter=30, random_state=0).fit(obs)
+    assert np.all(np.isfinite(est.predict(obs)))
+    monkeypatch.setattr(base, "fit_cores", lambda *a, **k: (_ for _ in ()).throw(td.DivergenceError("boom")))
+    with pytest.raises(td.DivergenceError, match="all 2 starts diverged"):
+        td.CPCompletion(rank=3, n_init=2, max_iter=5).fit(obs)
+
+
+def test_an_interrupted_warm_fit_leaves_the_optimizer_state_of_the_stored_cores(monkeypatch):
+    obs, _ = low_rank_problem(fraction=0.5)
+    est = td.CPCompletion(rank=3, max_iter=20, random_state=0).fit(obs)
+    steps_before = est.update_.base._t
+    from tensorly_das.updates import rules
+
+    real_step = rules.DASUpdate.step
+    count = []
+
+    def interrupted(self, *args, **kwargs):
+        count.append(1)
+        if len(count) > 5:
+            raise KeyboardInterrupt
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(rules.DASUpdate, "step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        est.set_params(warm_start=True, max_iter=50).fit(obs)
+    assert est.update_.base._t == steps_before and len(est.history_["loss"]) == est.n_iter_ == 20
+
+
+@requires_torch
+def test_warm_start_survives_a_backend_change():
+    obs, _ = low_rank_problem(fraction=0.5)
+    est = td.CPCompletion(rank=3, max_iter=20, random_state=0).fit(obs)
+    est.set_params(warm_start=True, backend="pytorch").fit(obs)
+    assert len(est.history_["loss"]) == 40 and est.backend_ == "pytorch"
+    est.set_params(backend="numpy").fit(obs)
+    assert len(est.history_["loss"]) == 60 and isinstance(est.cores_[0], np.ndarray)

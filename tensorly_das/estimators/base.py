@@ -1,6 +1,7 @@
 """The shared estimator: parameters, validation and the fit that wires observations, a
 model, an update rule and the fit loop together."""
 
+import copy
 import numbers
 import time
 import warnings
@@ -207,8 +208,9 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
                     options):
         """Run every start (one when warm); returns the best (cores, result, update, passes)."""
         warm_cores, warm = self._warm(model)
-        best, passes = None, 0
-        for start in range(1 if warm_cores else self.n_init):
+        best, passes, diverged = None, 0, []
+        n_starts = 1 if warm_cores else self.n_init
+        for start in range(n_starts):
             cores = [to_backend(c, backend, self.device, dtype)
                      for c in self._initial_cores(model, train, rng, reducer, warm_cores, start == 0)]
             if reducer is not None:
@@ -223,19 +225,35 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
                     start_iter=len(history["loss"]) if warm else 0, l2_reg=self.l2_reg,
                     reducer=reducer,
                 )
-            except DivergenceError:
-                self._store(model, cores, obs, None)
-                raise
+            except DivergenceError as err:
+                err.cores = cores  # restored to the last finite state, for inspection
+                diverged.append(err)
+                continue
             passes += result["n_iter"]
             score = result["best_val_rmse"] if val_batch is not None else result["history"]["loss"][-1]
             if best is None or score < best[0]:
                 best = (score, cores, result, update)
+        self._report_diverged(diverged, n_starts, best is None)
         return best[1], best[2], best[3], passes
+
+    @staticmethod
+    def _report_diverged(diverged, n_starts, none_left):
+        """Raise when every start diverged (the estimator keeps its previous fit); else warn."""
+        if none_left:
+            err = diverged[-1]
+            if n_starts > 1:
+                err.args = (f"all {n_starts} starts diverged; the last: {err}",)
+            raise err
+        if diverged:
+            warnings.warn(f"{len(diverged)} of {n_starts} starts diverged and were dropped "
+                          f"(first: {diverged[0]})", UserWarning, stacklevel=5)
 
     def _make_update(self, warm, options):
         if (warm and getattr(self, "update_", None) is not None
                 and self._update_signature_ == self._update_signature(options)):
-            return self.update_  # continue with the optimizer state (Adam moments)
+            # continue with the optimizer state (Adam moments), on a copy: a fit that fails
+            # or is interrupted leaves the stored state as the stored cores had it
+            return copy.deepcopy(self.update_)
         return make_update(self.method, make_base_step(self.solver, self.lr), **options)
 
     def _initial_cores(self, model, train, rng, reducer=None, warm=False, first=True):
@@ -274,7 +292,9 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         return {"estimator": type(self).__name__, "data shape": tuple(shape), **params}
 
     def _update_signature(self, options):
-        return (self.method, self.solver, self.lr, tuple(sorted(options.items())))
+        """What the stored optimizer state depends on: a change starts a fresh state."""
+        return (self.method, self.solver, self.lr, check_backend(self.backend), str(self.device),
+                check_dtype(self.dtype), tuple(sorted(options.items())))
 
     def _update_options(self):
         if self.method == "sam":

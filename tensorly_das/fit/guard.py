@@ -5,8 +5,17 @@ import math
 from ..backend import all_finite, copy
 
 
+#: a training loss this many times above the fit's first one counts as a blow-up (a fit that
+#: converges never comes near it; comparing with the lowest loss would flag exact fits' jitter)
+BLOWUP_FACTOR = 1e8
+
+
 class DivergenceError(FloatingPointError):
-    """The fit produced a NaN or inf loss; the last finite cores were kept."""
+    """The fit diverged (a NaN or inf loss, or a loss that blew up while staying finite).
+
+    Raised after the cores were restored to the last good state; an estimator attaches them
+    as ``err.cores`` and keeps its previous fit.
+    """
 
 
 class DivergenceGuard:
@@ -36,6 +45,17 @@ class DivergenceGuard:
             f"the training loss became {errors[0]} at iteration {iteration}; the cores were "
             "restored to the last finite state. Lower the learning rate (lr), or for "
             "DAS lower das_alpha or das_max_scale."
+        )
+
+    def check_growth(self, cores, iteration, loss, first, best_cores):
+        """Raise (after restoring ``best_cores``) when ``loss`` blew up while staying finite."""
+        if best_cores is None or not first > 0 or loss <= BLOWUP_FACTOR * first:
+            return
+        self._restore(cores, best_cores)
+        raise DivergenceError(
+            f"the training loss grew to {loss:.3g} at iteration {iteration}, over {BLOWUP_FACTOR:.0e} times "
+            f"its value when this fit started ({first:.3g}); the cores were restored to the best "
+            "state. Lower the learning rate (lr), or for DAS lower das_alpha or das_max_scale."
         )
 
     def check_cores(self, cores, iteration):

@@ -107,6 +107,7 @@ def fit_cores(model, cores, train, update, val=None, *, max_iter=1000, tol=1e-4,
             loss, val_h, q, cov = scalars_to_host([step.loss, val_err, q, cov])
             guard.check(cores, it + 1, loss, 0.0 if val is None else val_h)
             stop = monitor.record(it, snapshot, loss, val_h, q, cov)
+            guard.check_growth(cores, it + 1, loss, monitor.first_loss, monitor.best_cores)
             bar.update(monitor.n_done, loss, val_h, q)
             if stop:
                 break

@@ -56,12 +56,14 @@ class Monitor:
         self.tol, self.patience, self.validated = tol, n_iter_no_change, validated
         self.best_score, self.best_iter, self.best_cores = math.inf, first_pass, None
         self.no_change, self.n_done, self.stopped = 0, 0, "max_iter"
+        self.first_loss = None  # of this fit (a warm start's earlier passes excluded)
         self._t0 = time.perf_counter()
         self._elapsed_before = self.history["time"][-1] if self.history["time"] else 0.0
 
     def record(self, iteration, snapshot, loss, val_rmse, q, cov):
         """Log one pass (host floats) whose start state is ``snapshot``; True to stop."""
         self.n_done += 1
+        self.first_loss = loss if self.first_loss is None else self.first_loss
         for key, value in zip(HISTORY_KEYS, (loss, val_rmse, q, cov)):
             self.history[key].append(value)
         self.history["time"].append(self._elapsed_before + time.perf_counter() - self._t0)

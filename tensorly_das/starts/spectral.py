@@ -75,26 +75,33 @@ def mode_subspace(indices, values, shape, mode, dim):
     local = (np.cumsum(seen) - 1)[indices[:, mode]]  # each entry's row among the observed rows
     basis = np.zeros((shape[mode], dim))
     unfolding = _unfolding(local, rows.size, indices, values, shape, mode)
-    basis[rows] = _leading_eigenvectors(unfolding, dim)
+    eigvals, basis[rows] = _leading_eigenvectors(unfolding, dim)
+    energy = float(unfolding.multiply(unfolding).sum())
+    if not eigvals.max() > 1e-9 * energy:  # the debiased Gram holds no signal at all
+        raise SpectralStartError(
+            f"mode {mode}: the debiased Gram matrix has no positive eigenvalue (too few observed "
+            "entries share a slice with others to estimate its subspace)")
     return basis
 
 
 def _leading_eigenvectors(M, dim):
-    """The ``dim`` leading eigenvectors of ``M M^T`` with its diagonal removed."""
+    """The ``dim`` leading eigenvalues and eigenvectors of ``M M^T`` with its diagonal removed."""
     size = M.shape[0]
     diagonal = np.asarray(M.multiply(M).sum(axis=1)).ravel()
     if dim >= size:
-        return np.eye(size)[:, :dim]
+        return np.ones(dim), np.eye(size)[:, :dim]
     if size <= DENSE_GRAM_SIZE:
         gram = (M @ M.T).toarray()
         gram[np.diag_indices(size)] -= diagonal
         eigvals, eigvecs = np.linalg.eigh(gram)
-        return eigvecs[:, np.argsort(eigvals)[::-1][:dim]]
+        top = np.argsort(eigvals)[::-1][:dim]
+        return eigvals[top], eigvecs[:, top]
     operator = scipy.sparse.linalg.LinearOperator(
         (size, size), matvec=lambda v: M @ (M.T @ v) - diagonal * v, dtype=np.float64)
     v0 = np.cos(np.arange(size) + 1.0)  # deterministic start vector
     eigvals, eigvecs = scipy.sparse.linalg.eigsh(operator, k=dim, which="LA", v0=v0)
-    return eigvecs[:, np.argsort(eigvals)[::-1]]
+    top = np.argsort(eigvals)[::-1]
+    return eigvals[top], eigvecs[:, top]
 
 
 def projected_core(indices, values, bases):

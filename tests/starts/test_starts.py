@@ -10,6 +10,7 @@ import tensorly_das as td
 from tensorly_das.models import CPModel, TRModel, TTModel, TuckerModel
 from tensorly_das.models.ring import _tt_svd
 from tensorly_das.starts import (
+    SpectralStartError,
     UnobservedSliceWarning,
     fill_unobserved_rows,
     initial_cores,
@@ -161,6 +162,11 @@ def test_huge_modes_with_few_observations_start_without_dense_work():
 def test_modes_whose_other_modes_exceed_int64_still_get_a_subspace():
     shape = (4, 2**40, 2**40)
     rng = np.random.default_rng(0)
-    idx = np.stack([rng.integers(0, s, 200, dtype=np.int64) for s in shape], axis=1)
-    U = mode_subspace(idx, rng.standard_normal(200), shape, 0, 2)
+    far = rng.integers(2**39, 2**40, size=(6, 2))  # six columns, far beyond any int64 key
+    idx = np.array([(i, *far[j]) for i in range(4) for j in range(6)], dtype=np.int64)
+    U = mode_subspace(idx, rng.standard_normal(len(idx)), shape, 0, 2)
     np.testing.assert_allclose(U.T @ U, np.eye(2), atol=1e-10)
+    # entries that share no column carry no signal for a subspace: said, not guessed
+    lonely = np.stack([rng.integers(0, s, 50, dtype=np.int64) for s in shape], axis=1)
+    with pytest.raises(SpectralStartError, match="no positive eigenvalue"):
+        mode_subspace(lonely, rng.standard_normal(50), shape, 0, 2)
