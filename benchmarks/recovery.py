@@ -6,7 +6,7 @@ Run:  python -m benchmarks.recovery [--seeds 10] [--models cp tucker tt tr]
 The problems are those of ``benchmarks.synthetic`` (truth drawn from each model; CP and Tucker
 40^3, TT and TR 10^5), one per seed. A fit *recovers* when its NRMSE against the noiseless truth
 on hidden entries is below ``--threshold`` (0.1: recovered fits score 0.00-0.04 here, failed ones
-0.3 and more). Reported per case and start: successes k/n, the median and the range of NRMSE,
+well above it). Reported per case and start: successes k/n, the median and the range of NRMSE,
 the median fit time, and for the spectral start the median share of the fit spent computing it.
 With ``--peers``, the peers of ``benchmarks.synthetic`` that fit the model run on the same seeds.
 """
