@@ -63,7 +63,7 @@ class PredictionMixin:
         r2 : float
         """
         check_is_fitted(self, "cores_")
-        if isinstance(X, type(None)):
+        if X is None:
             raise ValueError("score needs observations, got X=None")
         if y is None and mask is None and not _has_values(X, self.shape_):
             raise ValueError("score needs values: pass observations, or indices and y")
