@@ -33,6 +33,7 @@ BENCHMARKS = {
     "tt_synthetic": (["-m", "benchmarks.tt_synthetic"], ["--seeds", "1"]),
     "scale_cp": (["-m", "benchmarks.scale_cp"], ["--nnz", "1000000"]),
     "scale_cp_sweep": (["-m", "benchmarks.scale_cp", "--sweep"], None),
+    "sparse_rows": (["-m", "benchmarks.sparse_rows"], ["--sizes", "1000", "100000"]),
     "covid_cp_strength": (["-m", "benchmarks.covid_cp_strength"], None),
     "cp_swamps": (["-m", "benchmarks.cp_swamps"], None),
     "paper_covid_tucker": (["-m", "benchmarks.paper_covid_tucker"], None),

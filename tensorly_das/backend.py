@@ -86,7 +86,8 @@ def to_backend(x, backend="numpy", device="cpu", dtype="float64"):
     if is_torch(x):
         src = x.detach()
     else:
-        src = torch.from_numpy(np.ascontiguousarray(np.asarray(x)))
+        arr = np.ascontiguousarray(np.asarray(x))
+        src = torch.from_numpy(arr if arr.flags.writeable else arr.copy())  # torch wants writable
     integer = not (src.is_floating_point() or src.is_complex())
     target = torch.int64 if integer else getattr(torch, dtype)
     return src.to(device=torch.device(device), dtype=target, copy=True)
@@ -217,6 +218,9 @@ def check_device(backend, device):
     if backend == "numpy":
         if device not in ("cpu", None):
             raise ValueError(f"backend='numpy' runs on device='cpu' only, got device={device!r}")
+    elif str(device).split(":")[0] == "meta":
+        raise ValueError(f"device={device!r} holds no data (torch uses it for shapes only); "
+                         "use 'cpu' or 'cuda'")
     elif str(device).startswith("cuda") and not cuda_available():
         raise RuntimeError(f"device={device!r} was requested but CUDA is not available")
 

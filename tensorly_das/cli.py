@@ -1,17 +1,20 @@
 """Command line: ``tensorly-das demo`` and ``tensorly-das fit``."""
 
 import argparse
+import contextlib
 import os
 import sys
-import tempfile
+import signal
+import threading
 import time
 
 import numpy as np
 
 from . import __version__
 from .backend import to_numpy
+from .budget import MemoryBudgetError, check_file_memory
 from .estimators import CPCompletion, TRCompletion, TTCompletion, TuckerCompletion
-from .options import BACKENDS, METHODS, SOLVERS
+from .options import BACKENDS, METHODS, SOLVERS, parse_bytes
 from .metrics import r2_score, uncentered_r2_score
 from .norms import norm_deviation
 from .observed import ObservedTensor
@@ -72,8 +75,12 @@ def run_demo(methods=("plain", "sam", "das"), rank=3, seeds=(0, 1, 2), max_iter=
 
 
 # ---------------------------------------------------------------- fit
-def read_observations(path):
-    """Read a .npy dense array (NaN = missing) or an .npz with indices, values, shape."""
+def read_observations(path, max_memory=None):
+    """Read a .npy dense array (NaN = missing) or an .npz with indices, values, shape.
+
+    The arrays' sizes are read from their headers first: a file that would expand past
+    ``max_memory`` (default: the available memory) is refused before it is decompressed.
+    """
     if not os.path.exists(path):
         raise CLIError(f"input file not found: {path}")
     if os.path.isdir(path):
@@ -81,11 +88,14 @@ def read_observations(path):
     if not path.endswith((".npz", ".npy")):
         raise CLIError(f"{path}: unknown input format; give a .npy (dense, NaN = missing) or .npz file")
     try:
+        check_file_memory(path, max_memory)
         if path.endswith(".npz"):
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
         else:
             arrays = {"dense": np.load(path, allow_pickle=False)}
+    except MemoryBudgetError as err:
+        raise CLIError(str(err)) from None
     except Exception as err:  # noqa: BLE001
         # untrusted bytes: numpy, zipfile, zlib and numpy's header parser raise many types
         # (ValueError, BadZipFile, zlib.error, TokenError, ...); all mean "cannot read" here
@@ -110,29 +120,86 @@ def _shape_array(path, shape):
     return tuple(int(s) for s in shape)
 
 
-def write_npz_atomic(path, force=False, **arrays):
-    """Write ``arrays`` to ``path`` through a temporary file and a rename."""
-    if os.path.exists(path) and not force:
+#: temporary outputs are named ``.{output name}.{pid}{TEMP_SUFFIX}`` next to the output
+TEMP_SUFFIX = ".tensorly-das-tmp"
+
+
+def check_output_path(path, force=False):
+    """Refuse, before any work, an output that could not or should not be written.
+
+    Parameters
+    ----------
+    path : str
+        The ``-o`` path (an ``.npz`` file).
+    force : bool
+        Replace an existing file or symbolic link (never a directory; a link is replaced
+        by the file, its target is not written).
+    """
+    if os.path.isdir(path):
+        raise CLIError(f"output is a directory: {path}")
+    if not path.endswith(".npz"):
+        raise CLIError(f"output must be an .npz file, got {path}")
+    if os.path.islink(path) and not force:
+        raise CLIError(f"output is a symbolic link (to {os.readlink(path)}): {path}; pass --force to "
+                       "replace the link itself (its target is never written)")
+    if os.path.lexists(path) and not force:
         raise CLIError(f"output exists: {path} (pass --force to overwrite)")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise CLIError(f"output directory does not exist: {directory}")
-    fd, tmp = tempfile.mkstemp(prefix=".tensorly-das-", suffix=".npz", dir=directory)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CLIError(f"cannot write to the output directory (no permission or read-only): {directory}")
+
+
+def remove_stale_temporaries(path):
+    """Delete temporary outputs for ``path`` left by processes that no longer run (kill -9)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    prefix = f".{os.path.basename(path)}."
+    for name in os.listdir(directory):
+        if not (name.startswith(prefix) and name.endswith(TEMP_SUFFIX)):
+            continue
+        pid = name[len(prefix):-len(TEMP_SUFFIX)]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(directory, name))
+
+
+def _process_alive(pid):
     try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid <= 2**22  # exists but belongs to another user; overflow: no such pid
+    return True
+
+
+def write_npz_atomic(path, force=False, **arrays):
+    """Write ``arrays`` to ``path`` through a temporary file and a rename.
+
+    The temporary file is removed on any exception, on SIGTERM (see :func:`main`), and by
+    the next run for the same output after a ``kill -9``.
+    """
+    check_output_path(path, force)
+    remove_stale_temporaries(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}{TEMP_SUFFIX}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL, 0o666)  # umask applies
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, **arrays)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the output follows the umask
         os.replace(tmp, path)
+    except OSError as err:
+        _remove(tmp)
+        raise CLIError(f"cannot write {path}: {err.strerror or err}") from None
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _remove(tmp)
         raise
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _remove(path):
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def _start_distributed(args):
@@ -152,23 +219,20 @@ def _read_shard(args, rank, world):
     from .distributed import shard_rows
 
     if "{rank}" in args.input:
-        return read_observations(args.input.format(rank=rank))[0], False
-    obs, dense = read_observations(args.input)
+        return read_observations(args.input.format(rank=rank), args.max_memory)[0], False
+    obs, dense = read_observations(args.input, args.max_memory)
     return obs.subset(shard_rows(obs.nnz, rank, world)), dense
 
 
 def run_fit(args, out=None):
     """The ``fit`` command: read, fit, report train and validation figures, write."""
     out = sys.stdout if out is None else out
-    if not args.output.endswith(".npz"):
-        raise CLIError(f"output must be an .npz file, got {args.output}")
-    if os.path.exists(args.output) and not args.force:
-        raise CLIError(f"output exists: {args.output} (pass --force to overwrite)")
+    check_output_path(args.output, args.force)  # before any work
     rank, world = _start_distributed(args) if args.distributed else (0, 1)
     if args.distributed:
         obs, dense_input = _read_shard(args, rank, world)
     else:
-        obs, dense_input = read_observations(args.input)
+        obs, dense_input = read_observations(args.input, args.max_memory)
     for old, new in (("alpha", "das_alpha"), ("rho", "sam_rho")):
         if getattr(args, f"old_{old}") is not None:
             print(f"tensorly-das: warning: --{old} is deprecated since 0.2 and goes in 0.3; use "
@@ -177,7 +241,7 @@ def run_fit(args, out=None):
     est = ESTIMATORS[args.model](
         rank=args.rank, method=args.method, solver=args.solver, lr=args.lr, das_alpha=args.das_alpha,
         sam_rho=args.sam_rho, max_iter=args.max_iter, backend=args.backend, device=args.device,
-        l2_reg=args.l2_reg, n_init=args.n_init, distributed=args.distributed,
+        l2_reg=args.l2_reg, n_init=args.n_init, distributed=args.distributed, max_memory=args.max_memory,
         shape=obs.shape if args.distributed else None,
         random_state=args.seed, verbose=args.verbose,
     )
@@ -218,6 +282,14 @@ def _rank(text):
     return parts[0] if len(parts) == 1 else tuple(parts)
 
 
+def _memory(text):
+    try:
+        parse_bytes(text)
+    except (ValueError, TypeError) as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def _positive(text):
     try:
         value = int(text)
@@ -256,6 +328,9 @@ def build_parser():
     fit.add_argument("--rank", type=_rank, default=_DEFAULTS.rank,
                      help="an int, or comma-separated ints for Tucker/TT/TR (e.g. 8,6,8)")
     fit.add_argument("--l2-reg", type=float, default=_DEFAULTS.l2_reg, help="ridge strength")
+    fit.add_argument("--max-memory", type=_memory, default=None,
+                     help="memory budget, e.g. 4GB (default: the available memory); files and fits "
+                          "estimated above it are refused before any heavy work")
     fit.add_argument("--n-init", type=int, default=_DEFAULTS.n_init, help="random starts")
     fit.add_argument("--method", default=_DEFAULTS.method, choices=METHODS, help="update rule")
     fit.add_argument("--solver", default=_DEFAULTS.solver, choices=SOLVERS, help="base step")
@@ -292,6 +367,28 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     # this process mostly fits: reusing freed memory is safe here (see tensorly_das.allocator)
     os.environ.setdefault("TENSORLY_DAS_REUSE_MEMORY", "1")
+    with _sigterm_as_exit():
+        return _run(args)
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit():
+    """SIGTERM raises SystemExit (status 143), so cleanups (temporary files) run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args):
     try:
         if args.command == "demo":
             t0 = time.perf_counter()
@@ -309,7 +406,7 @@ def main(argv=None):
     except CLIError as err:
         print(f"tensorly-das: error: {err}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError, RuntimeError, MemoryError, ImportError, ArithmeticError) as err:
+    except (ValueError, TypeError, RuntimeError, MemoryError, ImportError, ArithmeticError, OSError) as err:
         # ArithmeticError: a fit that diverged (DivergenceError) says why in one line too
         print(f"tensorly-das: error: {err}", file=sys.stderr)
         return 1

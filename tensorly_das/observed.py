@@ -25,6 +25,9 @@ def _as_shape(shape, ndim=None):
             raise TypeError(f"shape must hold integers, got {shape!r}")
         if dim < 1:
             raise ValueError(f"every mode of shape must have size >= 1, got {shape!r}")
+        if dim > np.iinfo(np.int64).max:
+            raise ValueError(f"mode size {dim} in shape {shape!r} exceeds the largest index this "
+                             "package can address (2**63 - 1)")
     if not shape:
         raise ValueError("shape must have at least one mode")
     if ndim is not None and len(shape) != ndim:
@@ -146,9 +149,34 @@ class ObservedTensor:
         if duplicates not in ("error", "mean"):
             raise ValueError(f"duplicates must be 'error' or 'mean', got {duplicates!r}")
         indices, values = self._handle_duplicates(indices, values, shape, duplicates)
-        self.indices = indices
-        self.values = values
-        self.shape = shape
+        self._set(indices, values, shape)
+
+    def _set(self, indices, values, shape):
+        """Hold checked arrays, read-only: an entry changed after the checks could break
+        every guarantee they give (range, uniqueness, finiteness)."""
+        indices.setflags(write=False)
+        values.setflags(write=False)
+        self._indices, self._values, self._shape = indices, values, shape
+
+    @property
+    def indices(self):
+        """(nnz, N) int64 array of the observed positions (read-only)."""
+        return self._indices
+
+    @property
+    def values(self):
+        """(nnz,) float64 array of the observed values (read-only)."""
+        return self._values
+
+    @property
+    def shape(self):
+        """The full tensor's shape."""
+        return self._shape
+
+    def __setstate__(self, state):
+        # pickles of 0.1 stored the public names
+        state = {("_" + k if k in ("indices", "values", "shape") else k): v for k, v in state.items()}
+        self._set(np.array(state["_indices"]), np.array(state["_values"]), state["_shape"])
 
     @staticmethod
     def _handle_duplicates(indices, values, shape, duplicates):
@@ -278,12 +306,10 @@ class ObservedTensor:
         observed : ObservedTensor
         """
         rows = np.asarray(rows)
-        new = object.__new__(type(self))
-        new.indices = self.indices[rows].copy()
-        new.values = self.values[rows].copy()
-        new.shape = self.shape
-        if new.values.shape[0] == 0:
+        if self.values[rows].shape[0] == 0:
             raise ValueError("the selection holds no observed entries")
+        new = object.__new__(type(self))
+        new._set(self.indices[rows].copy(), self.values[rows].copy(), self.shape)
         return new
 
     def split(self, test_size=0.1, random_state=None):

@@ -124,3 +124,38 @@ def check_positive_int(value, name):
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
     return int(value)
+
+
+_BYTE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_bytes(value):
+    """A memory size in bytes from a positive number or a string such as ``"4GB"``,
+    ``"512 MiB"`` or ``"1e9"``.
+
+    Parameters
+    ----------
+    value : int, float or str
+        The size.
+
+    Returns
+    -------
+    bytes : int
+    """
+    if isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        number = text.rstrip("bkmgtib")
+        unit = text[len(number):]
+        try:
+            size = float(number) * _BYTE_UNITS[unit]
+        except (ValueError, KeyError):
+            raise ValueError(f"max_memory must be bytes or a size such as '4GB' or '512MiB', "
+                             f"got {value!r}") from None
+    elif isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        size = float(value)
+    else:
+        raise TypeError(f"max_memory must be a number of bytes or a string such as '4GB', got {value!r}")
+    if not np.isfinite(size) or size < 1:
+        raise ValueError(f"max_memory must be a positive, finite size, got {value!r}")
+    return int(size)

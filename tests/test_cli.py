@@ -207,3 +207,99 @@ def test_demo_refuses_zero_seeds(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--seeds", "0"])
     assert "positive integer" in capsys.readouterr().err
+
+
+def _input(tmp_path):
+    obs, _ = low_rank_problem(fraction=0.6)
+    src = tmp_path / "x.npz"
+    np.savez(src, indices=obs.indices, values=obs.values, shape=np.array(obs.shape))
+    return src
+
+
+def _one_line_error(capsys, *words):
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    for word in words:
+        assert word in err, err
+
+
+def test_output_path_is_checked_before_any_work(tmp_path, capsys, monkeypatch):
+    import tensorly_das.cli as cli
+
+    src = _input(tmp_path)
+    monkeypatch.setattr(cli, "read_observations", lambda *a: pytest.fail("read before the output check"))
+    assert main(["fit", str(src), "-o", str(tmp_path / "missing" / "o.npz")]) == 2
+    _one_line_error(capsys, "output directory does not exist")
+    assert main(["fit", str(src), "-o", str(tmp_path), "--force"]) == 2
+    _one_line_error(capsys, "output is a directory")
+    (tmp_path / "dir.npz").mkdir()
+    assert main(["fit", str(src), "-o", str(tmp_path / "dir.npz"), "--force"]) == 2
+    _one_line_error(capsys, "output is a directory")
+
+
+def test_a_symlink_at_the_output_is_never_followed_without_force(tmp_path, capsys):
+    import os
+
+    src = _input(tmp_path)
+    link, target = tmp_path / "o.npz", tmp_path / "elsewhere.npz"
+    os.symlink(target, link)  # dangling
+    assert main(["fit", str(src), "--rank", "2", "--max-iter", "3", "-o", str(link)]) == 2
+    _one_line_error(capsys, "symbolic link", "--force")
+    assert link.is_symlink() and not target.exists()
+    assert main(["fit", str(src), "--rank", "2", "--max-iter", "3", "-o", str(link), "--force"]) == 0
+    assert not link.is_symlink() and link.is_file() and not target.exists()  # the link was replaced
+
+
+def test_an_os_error_while_writing_is_one_line_and_leaves_no_temporary(tmp_path, capsys, monkeypatch):
+    src = _input(tmp_path)
+
+    def disk_full(handle, **arrays):
+        handle.write(b"PK\x03\x04 part")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    assert main(["fit", str(src), "--rank", "2", "--max-iter", "3", "-o", str(tmp_path / "o.npz")]) == 2
+    _one_line_error(capsys, "cannot write", "No space left on device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npz"]
+
+
+def test_a_rerun_removes_temporaries_of_killed_runs(tmp_path):
+    from tensorly_das.cli import TEMP_SUFFIX
+
+    src = _input(tmp_path)
+    stale = tmp_path / f".o.npz.{2**22 + 7}{TEMP_SUFFIX}"  # above Linux's largest pid: not running
+    stale.write_bytes(b"half a file from a kill -9")
+    alive = tmp_path / f".o.npz.1{TEMP_SUFFIX}"  # pid 1 runs: another writer's file is kept
+    alive.write_bytes(b"in progress")
+    assert main(["fit", str(src), "--rank", "2", "--max-iter", "3", "-o", str(tmp_path / "o.npz")]) == 0
+    assert not stale.exists() and alive.exists() and (tmp_path / "o.npz").is_file()
+
+
+def test_sigterm_during_the_write_removes_the_temporary(tmp_path):
+    import os
+    import signal
+    import time
+
+    src = _input(tmp_path)
+    script = (
+        "import sys, time, numpy as np\n"
+        "def slow(handle, **arrays):\n"
+        "    handle.write(b'PK partial'); handle.flush(); print('writing', flush=True); time.sleep(60)\n"
+        "np.savez = slow\n"
+        "from tensorly_das.cli import main\n"
+        f"sys.exit(main(['fit', {str(src)!r}, '--rank', '2', '--max-iter', '3', '-o', {str(tmp_path / 'o.npz')!r}]))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        while (line := proc.stdout.readline()) and line.strip() != "writing":
+            pass  # the fit's report comes first
+        assert line.strip() == "writing"
+        assert any(p.name.endswith(".tensorly-das-tmp") for p in tmp_path.iterdir())
+        os.kill(proc.pid, signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    finally:
+        proc.kill()
+        proc.stdout.close()
+    assert code == 128 + signal.SIGTERM
+    time.sleep(0.1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npz"]

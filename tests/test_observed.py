@@ -17,10 +17,22 @@ def test_inputs_are_copied_not_mutated():
     vals = np.array([1.0, 2.0])
     idx0, vals0 = idx.copy(), vals.copy()
     obs = ObservedTensor(idx, vals, (3, 3))
-    obs.values[0] = 100.0
-    obs.indices[0, 0] = 2
-    np.testing.assert_array_equal(idx, idx0)
-    np.testing.assert_array_equal(vals, vals0)
+    idx[0, 0], vals[0] = 2, 100.0  # the caller's later changes do not reach the copy
+    np.testing.assert_array_equal(obs.indices, idx0)
+    np.testing.assert_array_equal(obs.values, vals0)
+
+
+def test_checked_arrays_cannot_be_changed_after_construction():
+    obs = ObservedTensor(np.array([[0, 1], [2, 0]]), np.array([1.0, 2.0]), (3, 3))
+    with pytest.raises(ValueError, match="read-only"):
+        obs.values[0] = np.nan
+    with pytest.raises(ValueError, match="read-only"):
+        obs.indices[0, 0] = 99
+    with pytest.raises(AttributeError):
+        obs.values = np.array([np.inf, 1.0])
+    assert np.array_equal(obs.values, [1.0, 2.0]) and obs.indices[0, 0] == 0
+    for part in obs.split(1, random_state=0):  # derived tensors are protected too
+        assert not part.values.flags.writeable and not part.indices.flags.writeable
 
 
 def test_from_dense_nan_and_mask():

@@ -136,6 +136,14 @@ FIT_CASES = {
     "max-iter-bool": (_coo(), {"max_iter": True}, TypeError, "'max_iter' parameter .* int"),
     "random-state-str": (_coo(), {"random_state": "seed"}, TypeError, "random_state"),
     "init-wrong-shapes": (_coo(), {"init": [np.ones((2, 2))]}, ValueError, "initial"),
+    # the data's scale, the machine's memory, the address space, devices without data
+    "values-overflow-float64": (_coo(y=_with(_val(), 3, 1e200)), {}, ValueError, "too large .* rescale"),
+    "values-overflow-float32": (_coo(y=_with(_val(), 3, 1e39)), {"dtype": "float32"}, ValueError, "float32"),
+    "shape-beyond-int64": (_coo(), {"shape": (2**70, 5, 6)}, ValueError, "2\\*\\*63"),
+    "memory-over-max-memory": (_coo(), {"max_memory": 1000}, MemoryError, "needs about .* max_memory"),
+    "memory-over-available": (_coo(), {"shape": (10**13, 5, 6)}, MemoryError, "available memory"),
+    "max-memory-not-a-size": (_coo(), {"max_memory": "lots"}, ValueError, "max_memory"),
+    "device-meta": (_coo(), {"device": "meta"}, ValueError, "device"),
 }
 
 
@@ -482,3 +490,119 @@ def test_warm_start_survives_a_backend_change():
     assert len(est.history_["loss"]) == 40 and est.backend_ == "pytorch"
     est.set_params(backend="numpy").fit(obs)
     assert len(est.history_["loss"]) == 60 and isinstance(est.cores_[0], np.ndarray)
+
+
+# -- cost that grows with the observations, not the mode sizes ---------------------------------
+
+
+def _sparse_rows_problem(shape=(30, 40, 50), seen=(12, 15, 20), nnz=400, seed=0):
+    """Observations on a few rows of each mode of a large tensor, and the same data compacted."""
+    rng = np.random.default_rng(seed)
+    rows = [np.sort(rng.choice(size, k, replace=False)) for size, k in zip(shape, seen)]
+    small = np.unique(np.column_stack([rng.integers(0, k, nnz) for k in seen]), axis=0)
+    full = np.column_stack([r[small[:, n]] for n, r in enumerate(rows)])
+    values = rng.standard_normal(len(small))
+    return td.ObservedTensor(full, values, shape=shape), td.ObservedTensor(small, values, shape=seen), rows
+
+
+@pytest.mark.parametrize("model", list(ESTIMATORS))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rows_without_observations_are_left_out_of_the_fit_exactly(model, backend):
+    big, small, rows = _sparse_rows_problem()
+    cls, rank = ESTIMATORS[model]
+    spec = cls(rank=rank)._model_class(big.shape, rank)
+    start = spec.init_cores(np.random.default_rng(1), 1.0)
+    small_start = [c.copy() for c in start]
+    for n, (k, axis) in enumerate(spec.mode_axes()):
+        small_start[k] = np.take(small_start[k], rows[n], axis=axis)
+    kw = dict(rank=rank, method="plain", max_iter=15, random_state=0, backend=backend)
+    a = cls(init=start, **kw).fit(big)
+    b = cls(init=small_start, **kw).fit(small)
+    for n, (k, axis) in enumerate(spec.mode_axes()):
+        fitted = np.take(td.backend.to_numpy(a.cores_[k]), rows[n], axis=axis)
+        # the observed rows took the steps of a fit of the compacted tensor
+        np.testing.assert_allclose(fitted, td.backend.to_numpy(b.cores_[k]), rtol=1e-9, atol=1e-12)
+        others = np.setdiff1d(np.arange(big.shape[n]), rows[n])
+        # given cores: the rows without observations keep their given values
+        np.testing.assert_array_equal(np.take(td.backend.to_numpy(a.cores_[k]), others, axis=axis),
+                                      np.take(start[k], others, axis=axis))
+    np.testing.assert_allclose(a.predict(big), b.predict(small), rtol=1e-9, atol=1e-12)
+    assert a.train_rmse_ == pytest.approx(b.train_rmse_, rel=1e-9)
+
+
+@pytest.mark.parametrize("model", list(ESTIMATORS))
+def test_rows_without_training_entries_predict_the_mean_slice(model):
+    big, _, rows = _sparse_rows_problem()
+    cls, rank = ESTIMATORS[model]
+    with pytest.warns(td.starts.UnobservedSliceWarning):
+        est = cls(rank=rank, max_iter=30, random_state=0, early_stopping=False).fit(big)
+    for n, (k, axis) in enumerate(est.model_.mode_axes()):
+        core = np.moveaxis(est.cores_[k], axis, 0)
+        others = np.setdiff1d(np.arange(big.shape[n]), rows[n])
+        np.testing.assert_allclose(core[others], np.broadcast_to(core[rows[n]].mean(0), core[others].shape),
+                                   rtol=1e-12, atol=1e-12)
+
+
+def test_optimizer_state_covers_only_the_observed_rows():
+    rng = np.random.default_rng(0)
+    idx = np.unique(rng.integers(0, 10**6, size=(100, 3)), axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = td.CPCompletion(rank=5, method="plain", max_iter=5, random_state=0, shape=(10**6,) * 3)
+        est.fit(idx, rng.standard_normal(len(idx)))
+    moments = est.update_.base._m
+    assert est.cores_[0].shape == (10**6, 5)  # the result is a full CPTensor
+    assert all(m.shape[0] <= len(idx) for m in moments)  # Adam's state: observed rows only
+    # a warm fit on other rows cannot reuse that state: it starts a fresh one
+    other = np.unique(rng.integers(0, 10**6, size=(100, 3)), axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.set_params(warm_start=True).fit(other, rng.standard_normal(len(other)))
+    assert est.update_.base._t == 5
+
+
+def test_memory_estimate_bounds_the_measured_peak():
+    import tracemalloc
+
+    from tensorly_das.budget import estimate_fit_memory
+
+    cases = [
+        (td.CPCompletion, 4, (4000, 3000, 2000), 2000),  # the cores dominate
+        (td.CPCompletion, 4, (60, 60, 60), 60_000),  # the observations dominate
+        (td.TuckerCompletion, (4, 4, 4), (60, 60, 60), 60_000),
+        (td.TTCompletion, (1, 4, 4, 1), (60, 60, 60), 60_000),
+        (td.TRCompletion, (3, 3, 3, 3), (60, 60, 60), 60_000),
+    ]
+    for cls, rank, shape, nnz in cases:
+        rng = np.random.default_rng(0)
+        idx = np.unique(np.column_stack([rng.integers(0, s, nnz) for s in shape]), axis=0)
+        values = rng.standard_normal(len(idx))
+        est = cls(rank=rank, max_iter=3, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tracemalloc.start()
+            est.fit(idx, values)
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        estimate = estimate_fit_memory(est.model_, len(idx))
+        assert peak <= estimate <= 10 * peak, (cls.__name__, shape, peak, estimate)
+
+
+def test_a_small_file_that_expands_past_the_budget_is_refused_from_its_header(tmp_path, capsys):
+    import zipfile
+
+    from tensorly_das.cli import main
+
+    path = tmp_path / "crafted.npz"
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**7, 10**6)})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("dense.npy", header.getvalue() + b"\0" * 4096)  # 80 TB claimed, 4 KB stored
+    assert path.stat().st_size < 10_000
+    code = main(["fit", str(path), "-o", str(tmp_path / "out.npz")])
+    err = capsys.readouterr().err
+    assert code == 2 and "expand to 80 TB" in err and len(err.strip().splitlines()) == 1
+    obs, _ = low_rank_problem(fraction=0.6)  # an honest file, over a budget given by hand
+    np.savez(tmp_path / "x.npz", indices=obs.indices, values=obs.values)
+    code = main(["fit", str(tmp_path / "x.npz"), "--max-memory", "1KB", "-o", str(tmp_path / "out.npz")])
+    assert code == 2 and "more than max_memory (1 KB)" in capsys.readouterr().err

@@ -12,7 +12,9 @@ from sklearn.utils._param_validation import Hidden, StrOptions
 
 from ..backend import check_backend, check_device, check_dtype, to_backend, to_numpy
 from ..fit import DivergenceError, fit_cores, rmse
+from ..budget import check_fit_memory
 from ..models import Batch
+from ..models.restrict import ObservedRows, fill_rows_with_mean
 from ..options import (
     ALPHA_SCHEDULES,
     DAS_DENOMINATORS,
@@ -21,12 +23,13 @@ from ..options import (
     SOLVERS,
     Number,
     choice,
+    parse_bytes,
     positive_int,
     real,
 )
 from ..starts import initial_cores, warn_unobserved_slices
 from ..updates import make_base_step, make_update
-from .inputs import as_observations
+from .inputs import as_observations, check_value_range
 from .persistence import TorchStateMixin
 from .prediction import PredictionMixin
 
@@ -68,6 +71,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         "backend": "no_validation",  # check_backend: aliases and a clear install hint
         "device": "no_validation",
         "dtype": "no_validation",  # check_dtype: strings and NumPy dtypes
+        "max_memory": "no_validation",  # parse_bytes: bytes or "4GB"
         "random_state": [Number(numbers.Integral, 0, None, closed="left"), np.random.Generator,
                          np.random.SeedSequence, None],
         "verbose": ["boolean", Number(numbers.Integral, 0, None, closed="left")],
@@ -83,7 +87,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
                  l2_reg=0.0, init="spectral", shape=None, sam_adaptive=False,
                  das_denominator="squared", das_deviation="paper", das_max_scale=0.05,
                  das_rebalance=False, distributed=False, backend="numpy", device="cpu",
-                 dtype="float64", random_state=None, verbose=False, warm_start=False,
+                 dtype="float64", max_memory=None, random_state=None, verbose=False, warm_start=False,
                  alpha="deprecated", rho="deprecated", alpha_schedule="deprecated"):
         self.rank = rank
         self.method = method
@@ -111,6 +115,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         self.backend = backend
         self.device = device
         self.dtype = dtype
+        self.max_memory = max_memory
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
@@ -132,6 +137,8 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         """Backend, dtype and device (beyond ``_parameter_constraints``): (backend, dtype)."""
         backend = check_backend(self.backend)
         check_device(backend, self.device)
+        if self.max_memory is not None:
+            parse_bytes(self.max_memory)
         return backend, check_dtype(self.dtype)
 
     # ------------------------------------------------------------------ fitting
@@ -158,45 +165,53 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         backend, dtype = self._check_environment()
         reducer = self._reducer(backend)
         rng = np.random.default_rng(self.random_state)
-        obs, model, train, val = self._prepare(X, y, mask, rng, reducer)
-        train_batch = Batch.place(train.indices, train.values, backend, self.device, dtype)
-        val_batch = None if val is None else Batch.place(val.indices, val.values, backend, self.device, dtype)
+        obs, model, train, val, rows = self._prepare(X, y, mask, rng, reducer, dtype)
+        place = lambda part: None if part is None else Batch.place(  # noqa: E731
+            rows.remap(part.indices), part.values, backend, self.device, dtype)
+        train_batch, val_batch = place(train), place(val)
         options = self._update_options()
         t0 = time.perf_counter()
-        cores, result, update, passes = self._fit_starts(model, train, train_batch, val_batch, rng,
-                                                         reducer, backend, dtype, obs, options)
+        cores, result, update, start, passes = self._fit_starts(
+            model, rows, train, train_batch, val_batch, rng, reducer, backend, dtype, options)
+        self.train_rmse_ = float(rmse(rows.model, cores, train_batch, reducer))
+        cores = self._full_cores(rows, cores, start, backend, dtype)
         self.update_ = update
-        self._update_signature_ = self._update_signature(options)
+        self._update_signature_ = self._update_signature(options, rows)
         self._store(model, cores, obs, result)
         self.fit_time_ = time.perf_counter() - t0
         self.time_per_iter_ = self.fit_time_ / max(passes, 1)  # over all n_init starts
-        self.train_rmse_ = float(rmse(model, cores, train_batch, reducer))
         return self
 
-    def _prepare(self, X, y, mask, rng, reducer):
-        """Observations, model and split; with a reducer, the same error on every rank."""
+    def _prepare(self, X, y, mask, rng, reducer, dtype):
+        """Observations, model, split and observed rows; with a reducer, the same error on
+        every rank."""
         error = obs = model = train = val = None
         try:
             obs = as_observations(X, y, mask, shape=self.shape)
+            check_value_range(obs.values, dtype)
             model = self._model_class(obs.shape, self.rank)
+            check_fit_memory(model, obs.nnz, np.dtype(dtype).itemsize, self.max_memory)
             train, val = self._split(obs, rng)
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError, MemoryError) as err:
             if reducer is None:
                 raise
             error = f"{type(err).__name__}: {err}"
         if reducer is not None:
             reducer.check_errors(error)  # the same clear error on every rank, no hang
             reducer.check_agreement(self._signature(obs.shape))
-        self._check_slices(train, obs.shape, reducer)
-        return obs, model, train, val
+        return obs, model, train, val, self._observed_rows(model, train, val, reducer)
 
     @staticmethod
-    def _check_slices(train, shape, reducer):
-        """Warn about rows of a mode without any training entry (over all ranks)."""
-        counts = [np.bincount(train.indices[:, n], minlength=size) for n, size in enumerate(shape)]
+    def _observed_rows(model, train, val, reducer):
+        """The rows the fit trains (over all ranks); warns about rows without a training entry."""
+        parts = [train] if val is None else [train, val]
+        counts = [[np.bincount(part.indices[:, n], minlength=size) for n, size in enumerate(model.shape)]
+                  for part in parts]
         if reducer is not None:
-            counts = [np.asarray(reducer.sum(c.tolist())) for c in counts]
-        warn_unobserved_slices(counts, shape)
+            counts = [[np.asarray(reducer.sum(c.tolist())) for c in part] for part in counts]
+        warn_unobserved_slices(counts[0], model.shape)
+        total = [sum(part[n] for part in counts) for n in range(len(model.shape))]
+        return ObservedRows.of(model, total, trained=[c > 0 for c in counts[0]])
 
     def _warm(self, model):
         """(continue from the fitted cores, continue history and optimizer state too)."""
@@ -204,22 +219,23 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
                  and (self.model_.shape, self.model_.rank) == (model.shape, model.rank))
         return cores, cores and hasattr(self, "history_")
 
-    def _fit_starts(self, model, train, train_batch, val_batch, rng, reducer, backend, dtype, obs,
+    def _fit_starts(self, model, rows, train, train_batch, val_batch, rng, reducer, backend, dtype,
                     options):
-        """Run every start (one when warm); returns the best (cores, result, update, passes)."""
+        """Run every start (one when warm) on the observed rows; returns the best start's
+        (restricted cores, result, update, (full start cores, named)) and the passes run."""
         warm_cores, warm = self._warm(model)
         best, passes, diverged = None, 0, []
         n_starts = 1 if warm_cores else self.n_init
         for start in range(n_starts):
-            cores = [to_backend(c, backend, self.device, dtype)
-                     for c in self._initial_cores(model, train, rng, reducer, warm_cores, start == 0)]
+            full = self._initial_cores(model, train, rng, reducer, warm_cores, start == 0)
+            cores = [to_backend(c, backend, self.device, dtype) for c in rows.take(full)]
             if reducer is not None:
                 reducer.broadcast_(cores)  # every rank starts from rank 0's cores
-            update = self._make_update(warm, options)
+            update = self._make_update(warm, options, rows)
             history = {k: list(v) for k, v in self.history_.items()} if warm else None
             try:
                 result = fit_cores(
-                    model, cores, train_batch, update, val=val_batch, max_iter=self.max_iter,
+                    rows.model, cores, train_batch, update, val=val_batch, max_iter=self.max_iter,
                     tol=self.tol, n_iter_no_change=self.n_iter_no_change,
                     batch_size=self.batch_size, rng=rng, verbose=self.verbose, history=history,
                     start_iter=len(history["loss"]) if warm else 0, l2_reg=self.l2_reg,
@@ -232,9 +248,20 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             passes += result["n_iter"]
             score = result["best_val_rmse"] if val_batch is not None else result["history"]["loss"][-1]
             if best is None or score < best[0]:
-                best = (score, cores, result, update)
+                best = (score, cores, result, update, (full, not warm_cores))
         self._report_diverged(diverged, n_starts, best is None)
-        return best[1], best[2], best[3], passes
+        return best[1], best[2], best[3], best[4], passes
+
+    def _full_cores(self, rows, cores, start, backend, dtype):
+        """The fitted cores on every row: the start's rows where nothing was observed, and
+        for a named start, the rows without a training entry set to the mean of the others."""
+        full, named = start
+        if rows.restricted:
+            full = [to_backend(c, backend, self.device, dtype) for c in full]
+            cores = rows.put(full, cores)
+        if named and isinstance(self.init, str):
+            fill_rows_with_mean(rows.full, cores, rows.trained)
+        return cores
 
     @staticmethod
     def _report_diverged(diverged, n_starts, none_left):
@@ -248,9 +275,9 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             warnings.warn(f"{len(diverged)} of {n_starts} starts diverged and were dropped "
                           f"(first: {diverged[0]})", UserWarning, stacklevel=5)
 
-    def _make_update(self, warm, options):
+    def _make_update(self, warm, options, rows):
         if (warm and getattr(self, "update_", None) is not None
-                and self._update_signature_ == self._update_signature(options)):
+                and self._update_signature_ == self._update_signature(options, rows)):
             # continue with the optimizer state (Adam moments), on a copy: a fit that fails
             # or is interrupted leaves the stored state as the stored cores had it
             return copy.deepcopy(self.update_)
@@ -291,10 +318,12 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         params["init"] = self.init if isinstance(self.init, str) else "given"
         return {"estimator": type(self).__name__, "data shape": tuple(shape), **params}
 
-    def _update_signature(self, options):
+    def _update_signature(self, options, rows):
         """What the stored optimizer state depends on: a change starts a fresh state."""
         return (self.method, self.solver, self.lr, check_backend(self.backend), str(self.device),
-                check_dtype(self.dtype), tuple(sorted(options.items())))
+                check_dtype(self.dtype), tuple(sorted(options.items())), rows.digest())
+
+
 
     def _update_options(self):
         if self.method == "sam":

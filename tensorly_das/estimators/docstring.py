@@ -100,6 +100,12 @@ _DOC = """Tensor completion with a {title} model trained by Adam/SGD, optionally
     dtype : {{"float64", "float32"}}, default "float64"
         Floating type of the cores, and of what ``predict``, ``transform`` and
         ``reconstruct`` return.
+    max_memory : int, str or None, default None
+        Memory budget of a fit, in bytes or as a string such as ``"4GB"``. Before any
+        heavy work, ``fit`` estimates its peak memory from the number of observations, the
+        mode sizes and the rank (:func:`tensorly_das.budget.estimate_fit_memory`) and raises
+        :class:`~tensorly_das.budget.MemoryBudgetError` naming the estimate when it exceeds
+        the budget. None: the memory the system has available.
     random_state : int, Generator or None
         Seeds the validation split, the initialization and mini-batch order.
     verbose : bool, default False

@@ -105,3 +105,27 @@ def entries(X, shape, mask=None):
         )
     check_index_range(indices, shape)
     return indices
+
+
+def check_value_range(values, dtype):
+    """Raise a clear error when the observed values are too large for the fit's dtype.
+
+    The loss sums squared residuals; values whose squares (summed over all entries)
+    overflow would surface later as a divergence with a misleading hint about the learning
+    rate, when the data's scale is the cause.
+
+    Parameters
+    ----------
+    values : 1-D float array
+        The observed values (finite).
+    dtype : str
+        The fit's floating dtype.
+    """
+    biggest = float(np.max(np.abs(values)))
+    limit = float(np.sqrt(np.finfo(dtype).max / max(len(values), 1))) / 10
+    if biggest > limit:
+        raise ValueError(
+            f"observed values reach {biggest:.3g}, too large for a {dtype} fit of {len(values)} "
+            f"entries (their squared sum would overflow above about {limit:.2g}); rescale the data, "
+            "e.g. divide by its standard deviation, and multiply the predictions back"
+        )

@@ -7,6 +7,8 @@ model object serves every backend and device. Subclasses implement
 the squared loss and its gradient are written once here.
 """
 
+import math
+
 import numpy as np
 
 from ..backend import concatenate, index_like, to_backend
@@ -186,6 +188,22 @@ class TensorModel:
         grads : list of arrays, one per core
         """
         raise NotImplementedError
+
+    def entry_width(self):
+        """Floats held per observation while a chunk's loss and gradients are computed.
+
+        The default counts the gathered slices, the running products and the gradients
+        (three arrays of every core's per-row size); models with other intermediates
+        override it. Used by the memory estimate (:mod:`tensorly_das.budget`).
+
+        Returns
+        -------
+        width : int
+        """
+        sizes = [math.prod(s) for s in self.core_shapes()]
+        for k, axis in self.mode_axes():
+            sizes[k] //= self.core_shapes()[k][axis]
+        return 3 * sum(sizes) + 4
 
     def mode_axes(self):
         """Where each mode's rows live: for mode ``n``, (index of the core, its axis).

@@ -57,6 +57,11 @@ class TuckerModel(TensorModel):
     def n_paths(self):
         return math.prod(self.rank)
 
+    def entry_width(self):
+        # gathered rows and their gradients, the partial contractions forward and backward
+        partial = sum(math.prod(self.rank[k + 1:]) for k in range(len(self.rank)))
+        return 2 * sum(self.rank) + 3 * partial + 4
+
     def mode_axes(self):
         return [(n + 1, 0) for n in range(len(self.shape))]
 

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.sparse.linalg import ArpackError
 
 from ..backend import to_numpy
+from ..models.restrict import fill_rows_with_mean
 from ..options import INITS
 from .spectral import SpectralStartError, spectral_cores
 
@@ -40,11 +41,8 @@ def fill_unobserved_rows(model, cores, indices):
     indices : (nnz, N) int array
         Training entries.
     """
-    for n, (k, axis) in enumerate(model.mode_axes()):
-        seen = np.bincount(indices[:, n], minlength=model.shape[n]) > 0
-        if seen.any() and not seen.all():
-            rows = np.moveaxis(cores[k], axis, 0)  # a view: assignments reach the core
-            rows[~seen] = rows[seen].mean(axis=0)
+    seen = [np.bincount(indices[:, n], minlength=size) > 0 for n, size in enumerate(model.shape)]
+    fill_rows_with_mean(model, cores, seen)
 
 
 def initial_cores(init, model, indices, values, rng):
@@ -116,8 +114,9 @@ def warn_unobserved_slices(counts, shape):
         parts = ", ".join(f"mode {n}: {k} of {shape[n]} rows" for n, k in empty)
         warnings.warn(
             f"no training entry in some slices ({parts}); the model's values there are not "
-            "informed by data (they start as the mean of the observed rows). If this comes from "
-            "cross-validation folds over sorted indices, shuffle the folds (KFold(shuffle=True)).",
+            "informed by data (with a named start they are set to the mean of the fitted rows). "
+            "If this comes from cross-validation folds over sorted indices, shuffle the folds "
+            "(KFold(shuffle=True)).",
             UnobservedSliceWarning, stacklevel=6)
 
 

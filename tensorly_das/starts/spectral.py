@@ -25,6 +25,33 @@ CORE_BLOCK = 1 << 22
 MAX_OBSERVATIONS = 2_000_000
 
 
+def spectral_memory(model, nnz):
+    """Estimated peak bytes of the spectral start's work (beyond its input and output).
+
+    One mode at a time: the dense Gram matrix of up to :data:`DENSE_GRAM_SIZE` observed
+    rows with its eigendecomposition, the sparse unfolding, and the blocks that project the
+    observations onto the bases.
+
+    Parameters
+    ----------
+    model : TensorModel
+        The model (shape and the subspace dimensions it asks for).
+    nnz : int
+        Observed entries.
+
+    Returns
+    -------
+    bytes : int
+    """
+    nnz = min(nnz, MAX_OBSERVATIONS)
+    rows = max(min(size, nnz, DENSE_GRAM_SIZE) for size in model.shape)
+    dims = model.basis_dims()
+    lead = math.prod(dims[:-1])
+    block = min(nnz * lead, CORE_BLOCK) + min(nnz, max(1, CORE_BLOCK // max(lead, 1))) * dims[-1]
+    bases = sum(size * d for size, d in zip(model.shape, dims))
+    return 8 * (4 * rows * rows + 2 * block + 2 * bases) + 6 * 8 * nnz
+
+
 class SpectralStartError(ValueError):
     """The observations cannot support a spectral start (the message says why)."""
 

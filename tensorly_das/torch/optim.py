@@ -1,5 +1,7 @@
 """SAM and DAS as ``torch.optim`` optimizers wrapping a base optimizer."""
 
+import functools
+
 import torch
 from torch import nn
 
@@ -293,7 +295,8 @@ class DAS(_Wrapper):
 
     def _rescale(self, layer_cores, lr_alpha, denominator, deviation, max_scale, rebalance):
         cores = [p for layer in layer_cores for p in layer]
-        device, dtype = cores[0].device, cores[0].dtype
+        # a group may mix float32 and float64 cores: the statistics use the widest type
+        device, dtype = cores[0].device, functools.reduce(torch.promote_types, (p.dtype for p in cores))
         sizes = tuple(len(layer) for layer in layer_cores)
         layout = self._layouts.get((sizes, device, dtype))
         if layout is None:  # core -> layer membership, built once per layout

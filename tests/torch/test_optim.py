@@ -277,3 +277,23 @@ def test_tt_matrix_takes_input_modes_first_like_nn_linear():
     assert TTMatrix((2, 3), (4, 5), rank=2)().shape == (20, 6)
     assert TuckerMatrix(6, 20, rank=2)().shape == (20, 6)
     assert TTLinear((2, 3), (4, 5), rank=2)(torch.zeros(1, 6)).shape == (1, 20)
+
+
+@pytest.mark.parametrize("rebalance", [False, True])
+def test_das_group_mixing_float32_and_float64_steps_like_float64(rebalance):
+    gen = torch.Generator().manual_seed(0)
+    start = [torch.randn(3, 4, generator=gen, dtype=torch.float64), torch.randn(4, 2, generator=gen, dtype=torch.float64)]
+
+    def one_step(dtypes):
+        cores = [torch.nn.Parameter(c.to(d).clone()) for c, d in zip(start, dtypes)]
+        opt = DAS([{"params": cores, "tensorized": True}], lr=0.1, alpha=0.5, deviation="relative",
+                  rebalance=rebalance, total_steps=10)
+        opt.zero_grad()
+        ((cores[0] @ cores[1].to(cores[0].dtype)) ** 2).sum().backward()
+        opt.step()
+        return [c.detach().double() for c in cores]
+
+    mixed = one_step([torch.float32, torch.float64])
+    wide = one_step([torch.float64, torch.float64])
+    assert all(torch.allclose(m, w, rtol=1e-5, atol=1e-6) for m, w in zip(mixed, wide))
+    assert not torch.allclose(mixed[0], start[0].float().double())  # the step did something
