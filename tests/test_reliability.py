@@ -606,3 +606,24 @@ def test_a_small_file_that_expands_past_the_budget_is_refused_from_its_header(tm
     np.savez(tmp_path / "x.npz", indices=obs.indices, values=obs.values)
     code = main(["fit", str(tmp_path / "x.npz"), "--max-memory", "1KB", "-o", str(tmp_path / "out.npz")])
     assert code == 2 and "more than max_memory (1 KB)" in capsys.readouterr().err
+
+
+@requires_torch
+def test_unpickling_a_torch_fit_without_torch_names_the_cause(tmp_path):
+    import subprocess
+    import sys
+
+    obs, _ = low_rank_problem(fraction=0.5)
+    est = td.CPCompletion(rank=2, max_iter=3, backend="pytorch", random_state=0).fit(obs)
+    path = tmp_path / "est.pkl"
+    path.write_bytes(pickle.dumps(est))
+    script = ("import pickle, sys\n"
+              "class NoTorch:  # a machine without torch: importing it fails\n"
+              "    def find_spec(self, name, path, target=None):\n"
+              "        if name.split('.')[0] == 'torch':\n"
+              "            raise ImportError(\"No module named 'torch'\")\n"
+              "sys.meta_path.insert(0, NoTorch())\n"
+              f"try:\n    pickle.loads(open({str(path)!r}, 'rb').read())\n"
+              "except ImportError as err:\n    print('ImportError:', err)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120).stdout
+    assert "ImportError" in out and "backend='pytorch'" in out and "tensorly_das[torch]" in out, out

@@ -37,5 +37,7 @@ class TorchStateMixin:
             try:
                 state.update(tensors_from_bytes(data, to_cpu=to_cpu))
             except ImportError as err:
-                raise ImportError(f"this {type(self).__name__} was fitted with backend='pytorch': {err}") from None
+                raise ImportError(
+                    f"this {type(self).__name__} was fitted with backend='pytorch' and needs torch to "
+                    f"load ({err}); install it, e.g. pip install 'tensorly_das[torch]'") from None
         super().__setstate__(state)
