@@ -15,6 +15,7 @@ from .norms import (
     norm_gradient_covariance,
     squared_core_norms,
 )
+from .model_selection import one_standard_error_rule
 from .observed import ObservedTensor
 
 __version__ = "0.2.0"
@@ -30,5 +31,6 @@ __all__ = [
     "r2_score",
     "uncentered_r2_score",
     "nrmse",
+    "one_standard_error_rule",
     "__version__",
 ]

@@ -303,3 +303,13 @@ def test_sigterm_during_the_write_removes_the_temporary(tmp_path):
     assert code == 128 + signal.SIGTERM
     time.sleep(0.1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npz"]
+
+
+def test_a_tiny_file_naming_a_huge_shape_is_refused_before_the_fit(tmp_path, capsys):
+    src = tmp_path / "huge.npz"  # 3 entries of a (1e7)^3 tensor: the cores alone take 1.2 GB
+    np.savez(src, indices=np.array([[0, 0, 0], [1, 2, 3], [9_999_999, 5, 7]]), values=np.ones(3),
+             shape=np.array([10**7] * 3))
+    code = main(["fit", str(src), "--rank", "5", "--max-memory", "500MB", "-o", str(tmp_path / "o.npz")])
+    assert code == 1
+    _one_line_error(capsys, "needs about", "more than max_memory (500 MB)", "(10000000, 10000000, 10000000)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.npz"]

@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV, KFold
+
+import tensorly_das as td
+from tensorly_das.model_selection import rank_size
+
+from .conftest import low_rank_problem
+
+
+def _results(ranks, means, stds, n_splits=3):
+    out = {"params": [{"rank": r} for r in ranks], "mean_test_score": np.array(means),
+           "std_test_score": np.array(stds)}
+    for k in range(n_splits):
+        out[f"split{k}_test_score"] = np.zeros(len(ranks))
+    return out
+
+
+def test_one_standard_error_rule_takes_the_simplest_close_candidate():
+    rule = td.one_standard_error_rule("rank")
+    # rank 4 is within one standard error (0.03 / sqrt(3) = 0.017) of the best (rank 6)
+    assert rule(_results([2, 4, 6], [0.5, 0.985, 0.99], [0.1, 0.01, 0.03])) == 1
+    # with a tight best score, the best itself wins
+    assert rule(_results([2, 4, 6], [0.5, 0.985, 0.99], [0.1, 0.01, 0.001])) == 2
+    # tuples compare by their product; NaN scores never win
+    assert rule(_results([(2, 2), (3, 3), (5, 5)], [np.nan, 0.9, 0.91], [0, 0.01, 0.05])) == 1
+    assert rank_size((1, 3, 3, 1)) == 9 and rank_size(4) == 4
+
+
+def test_gridsearch_with_the_rule_refits_the_chosen_rank():
+    obs, _ = low_rank_problem(fraction=0.6)
+    search = GridSearchCV(td.CPCompletion(shape=obs.shape, max_iter=300, random_state=0),
+                          {"rank": [1, 3, 5]}, cv=KFold(3, shuffle=True, random_state=0),
+                          refit=td.one_standard_error_rule())
+    search.fit(obs.indices, obs.values)
+    chosen = search.cv_results_["params"][search.best_index_]["rank"]
+    assert search.best_estimator_.rank == chosen
+    mean, std = search.cv_results_["mean_test_score"], search.cv_results_["std_test_score"]
+    best = int(np.argmax(mean))
+    assert mean[search.best_index_] >= mean[best] - std[best] / np.sqrt(3)
+    assert chosen <= search.cv_results_["params"][best]["rank"]
+    with pytest.raises(KeyError):
+        td.one_standard_error_rule("l2_reg")(search.cv_results_)  # a parameter that was not searched
