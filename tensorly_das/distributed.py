@@ -73,6 +73,18 @@ class AllReduce:
         self.dist.all_reduce(t)
         return t.tolist()
 
+    def extreme(self, value, minimum):
+        """The minimum (or maximum) of a float over ranks."""
+        t = self._tensor([value])
+        self.dist.all_reduce(t, op=self.dist.ReduceOp.MIN if minimum else self.dist.ReduceOp.MAX)
+        return float(t.item())
+
+    def broadcast_object(self, value):
+        """Rank 0's ``value`` (a picklable object) on every rank."""
+        box = [value]
+        self.dist.broadcast_object_list(box, src=0)
+        return box[0]
+
     def check_agreement(self, signature):
         """Raise the same clear error on every rank when ``signature`` differs between ranks."""
         gathered = [None] * self.world_size

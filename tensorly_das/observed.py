@@ -305,8 +305,11 @@ class ObservedTensor:
         -------
         observed : ObservedTensor
         """
+        return self._subset(rows)
+
+    def _subset(self, rows, allow_empty=False):
         rows = np.asarray(rows)
-        if self.values[rows].shape[0] == 0:
+        if self.values[rows].shape[0] == 0 and not allow_empty:
             raise ValueError("the selection holds no observed entries")
         new = object.__new__(type(self))
         new._set(self.indices[rows].copy(), self.values[rows].copy(), self.shape)
@@ -330,6 +333,53 @@ class ObservedTensor:
         perm = np.random.default_rng(random_state).permutation(self.nnz)
         test_rows, train_rows = np.sort(perm[:n_test]), np.sort(perm[n_test:])
         return self.subset(train_rows), self.subset(test_rows)
+
+    def hash_split(self, test_size, seed):
+        """Split the entries by a hash of their indices: the split early stopping makes.
+
+        Entry ``i`` goes to the second part when a number drawn from its indices and
+        ``seed`` (:func:`~tensorly_das.entry_hash.entry_uniform`) is below ``test_size``, so the
+        split does not depend on the entries' order or on how they are sharded over processes.
+        The parts' sizes vary around ``test_size * nnz``; each holds at least one entry.
+        A fitted estimator's ``validation_seed_`` reproduces its validation entries:
+        ``obs.hash_split(est.validation_fraction, est.validation_seed_)``.
+
+        Parameters
+        ----------
+        test_size : float in (0, 1)
+            Expected fraction of entries in the second part.
+        seed : int
+            The draw.
+
+        Returns
+        -------
+        train, test : ObservedTensor
+        """
+        if not (isinstance(test_size, numbers.Real) and 0 < test_size < 1) or self.nnz < 2:
+            raise ValueError(f"hash_split needs a test_size in (0, 1) and at least 2 entries, got "
+                             f"{test_size!r} and {self.nnz}")
+        return self._hash_split(test_size, seed)
+
+    def _hash_split(self, test_size, seed, reducer=None):
+        """:meth:`hash_split` over the union of every rank's entries (``reducer``: sums and
+        extremes over ranks); a rank's part may then be empty."""
+        from .entry_hash import entry_uniform
+
+        u = entry_uniform(self.indices, seed)
+        held = u < test_size
+        n, n_held = self.nnz, int(held.sum())
+        if reducer is not None:
+            n, n_held = (int(c) for c in reducer.sum([n, n_held]))
+        if n < 2:
+            raise ValueError("early_stopping needs at least 2 observed entries to hold some out; "
+                             "pass early_stopping=False")
+        if n_held in (0, n):  # few entries: move the one with the extreme draw across
+            local = (u.min() if n_held == 0 else u.max()) if len(u) else (np.inf if n_held == 0 else -np.inf)
+            edge = local if reducer is None else reducer.extreme(local, minimum=n_held == 0)
+            held = u <= edge if n_held == 0 else u < edge
+        empty_ok = reducer is not None
+        return (self._subset(np.flatnonzero(~held), allow_empty=empty_ok),
+                self._subset(np.flatnonzero(held), allow_empty=empty_ok))
 
     def _n_split(self, test_size):
         if isinstance(test_size, (bool, np.bool_)):

@@ -119,7 +119,7 @@ def test_early_stopping_keeps_best_state():
     assert est.best_val_rmse_ <= val.min() + 1e-12
     assert est.best_iter_ < est.n_iter_ - 30
     # the kept cores are the best state: their validation error is best_val_rmse_
-    train, held = obs.split(est.validation_fraction, random_state=np.random.default_rng(0))
+    train, held = obs.hash_split(est.validation_fraction, est.validation_seed_)
     residual = est.predict(held) - held.values
     assert np.sqrt(np.mean(residual**2)) == pytest.approx(est.best_val_rmse_, rel=1e-9)
 
@@ -262,7 +262,7 @@ def test_n_init_keeps_the_start_with_the_lowest_validation_error(monkeypatch):
     assert multi.best_val_rmse_ == min(errors)
     assert multi.n_iter_ == results[int(np.argmin(errors))]["n_iter"]
     # the kept cores are that start's: their validation error is best_val_rmse_
-    train, held = obs.split(0.1, random_state=np.random.default_rng(0))
+    train, held = obs.hash_split(0.1, multi.validation_seed_)
     residual = multi.predict(held) - held.values
     assert np.sqrt(np.mean(residual**2)) == pytest.approx(multi.best_val_rmse_, rel=1e-9)
 

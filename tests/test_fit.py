@@ -89,9 +89,29 @@ def test_stepper_counts_global_steps_and_covers_every_entry_once():
     stepper = BatchStepper(model, batch, PlainUpdate(SGD(0.0)), batch_size=8,
                            rng=np.random.default_rng(1), first_pass=2, n_passes=3)
     assert (stepper.steps_done, stepper.total_steps) == (2 * 8, 5 * 8)
-    seen = np.concatenate([np.stack(b.mode_indices, 1) for b in stepper.batches()])
+    batches = stepper.batches()
+    assert len(batches) == 8
+    seen = np.concatenate([np.stack(b.mode_indices, 1) for b, _ in batches])
     full = np.stack(batch.mode_indices, 1)
     assert sorted(map(tuple, seen)) == sorted(map(tuple, full))
+    assert sum(share for _, share in batches) == pytest.approx(1.0)
+    assert all(share == len(b) / len(batch) for b, share in batches)
+    first = [sorted(map(tuple, np.stack(b.mode_indices, 1))) for b, _ in batches]
+    stepper.pass_index += 1  # the next pass deals the entries anew
+    assert [sorted(map(tuple, np.stack(b.mode_indices, 1))) for b, _ in stepper.batches()] != first
+
+
+def test_minibatches_follow_the_entries_not_their_order():
+    model, _, batch = _setup()
+    full = np.stack(batch.mode_indices, 1)
+    perm = np.random.default_rng(5).permutation(len(batch))
+    shuffled = Batch([idx[perm] for idx in batch.mode_indices], batch.values[perm])
+
+    def dealt(b):
+        stepper = BatchStepper(model, b, PlainUpdate(SGD(0.0)), batch_size=8, rng=np.random.default_rng(1))
+        return [sorted(map(tuple, np.stack(part.mode_indices, 1))) for part, _ in stepper.batches()]
+
+    assert dealt(batch) == dealt(shuffled) and len(full) == len(batch)
 
 
 def test_minibatch_diagnostics_pair_norms_and_gradients_of_the_same_point():

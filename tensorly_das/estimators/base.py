@@ -27,7 +27,7 @@ from ..options import (
     positive_int,
     real,
 )
-from ..starts import initial_cores, warn_unobserved_slices
+from ..starts import canonical_order, initial_cores, warn_unobserved_slices
 from ..updates import make_base_step, make_update
 from .inputs import as_observations, check_value_range
 from .persistence import TorchStateMixin
@@ -164,7 +164,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         """
         backend, dtype = self._check_environment()
         reducer = self._reducer(backend)
-        rng = np.random.default_rng(self.random_state)
+        rng = self._shared_rng(reducer)
         obs, model, train, val, rows = self._prepare(X, y, mask, rng, reducer, dtype)
         place = lambda part: None if part is None else Batch.place(  # noqa: E731
             rows.remap(part.indices), part.values, backend, self.device, dtype)
@@ -191,7 +191,6 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             check_value_range(obs.values, dtype)
             model = self._model_class(obs.shape, self.rank)
             check_fit_memory(model, obs.nnz, np.dtype(dtype).itemsize, self.max_memory)
-            train, val = self._split(obs, rng)
         except (ValueError, TypeError, MemoryError) as err:
             if reducer is None:
                 raise
@@ -199,6 +198,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         if reducer is not None:
             reducer.check_errors(error)  # the same clear error on every rank, no hang
             reducer.check_agreement(self._signature(obs.shape))
+        train, val, self._validation_seed = self._split(obs, rng, reducer)  # after the checks
         return obs, model, train, val, self._observed_rows(model, train, val, reducer)
 
     @staticmethod
@@ -287,21 +287,28 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         if warm:  # continue from the fitted cores
             return [np.array(to_numpy(c), dtype=np.float64) for c in self.cores_]
         indices, values = train.indices, train.values
-        if reducer is not None and isinstance(self.init, str):  # every rank's entries
-            indices, values = reducer.gather_observations(indices, values)
+        if isinstance(self.init, str):  # every rank's entries, in an order no sharding changes
+            indices, values = (canonical_order(indices, values) if reducer is None
+                               else reducer.gather_observations(indices, values))
         # with n_init > 1 the first start is spectral and the others random
         init = "random" if self.init == "spectral" and not first else self.init
         return initial_cores(init, model, indices, values, rng)
 
-    def _split(self, obs, rng):
+    def _split(self, obs, rng, reducer=None):
+        """Training and validation entries, chosen by a hash of each entry's indices (see
+        :meth:`ObservedTensor.hash_split`): 1 and K processes hold out the same entries."""
+        seed = int(rng.integers(2**63))
         if not self.early_stopping:
-            return obs, None
-        if obs.nnz < 2:
-            raise ValueError(
-                "early_stopping needs at least 2 observed entries to hold some out; "
-                "pass early_stopping=False"
-            )
-        return obs.split(self.validation_fraction, random_state=rng)
+            return obs, None, None
+        return (*obs._hash_split(self.validation_fraction, seed, reducer), seed)
+
+    def _shared_rng(self, reducer):
+        """The fit's generator, seeded from ``random_state`` (by rank 0 in a data-parallel fit,
+        so every rank draws the same split, start and batches)."""
+        seed = int(np.random.default_rng(self.random_state).integers(2**63))
+        if reducer is not None:
+            seed = reducer.broadcast_object(seed)
+        return np.random.default_rng(seed)
 
     def _reducer(self, backend):
         if not self.distributed:
@@ -348,6 +355,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         self.shape_ = obs.shape
         self.n_features_in_ = obs.ndim
         self.decomposition_ = model.to_tensorly(cores)
+        self.validation_seed_ = self._validation_seed
         if result is not None:
             self.history_ = result["history"]
             self.n_iter_ = result["n_iter"]

@@ -23,7 +23,10 @@ def make_objective(model, batch, l2_reg=0.0, reducer=None):
     """
 
     def objective(cores):
-        loss, grads = model.loss_and_grads(cores, batch)
+        if len(batch) == 0:  # this rank holds none of the batch: it adds nothing to the sums
+            loss, grads = cores[0].sum() * 0.0, [c * 0.0 for c in cores]
+        else:
+            loss, grads = model.loss_and_grads(cores, batch)
         if reducer is not None:
             loss, grads = reducer.reduce_loss_and_grads(loss, grads, len(batch))
         if l2_reg:
