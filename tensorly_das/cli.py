@@ -203,15 +203,24 @@ def _remove(path):
 
 
 def _start_distributed(args):
-    """Join the torchrun process group; returns (rank, world size)."""
-    from .distributed import join_torchrun
+    """Join the torchrun process group; returns (rank, world size, collectives)."""
+    from .distributed import AllReduce, join_torchrun
 
     try:
-        rank, world, args.device = join_torchrun(args.device)
+        rank, world, args.device = join_torchrun(args.device, timeout=args.dist_timeout)
     except RuntimeError as err:
         raise CLIError(f"--distributed: {err}") from None
     args.backend = "pytorch"
-    return rank, world
+    return rank, world, AllReduce(args.device)
+
+
+def _check_launch(args):
+    """One clear line for a torchrun launch without ``--distributed``."""
+    world = os.environ.get("WORLD_SIZE", "1")
+    if not args.distributed and world.isdigit() and int(world) > 1:
+        raise CLIError(f"this process is one of WORLD_SIZE={world} started by torchrun, but --distributed "
+                       "was not given: every process would fit all the data and race to write the output; "
+                       "add --distributed (or run a single process without torchrun)")
 
 
 def _read_shard(args, rank, world):
@@ -219,20 +228,63 @@ def _read_shard(args, rank, world):
     from .distributed import shard_rows
 
     if "{rank}" in args.input:
-        return read_observations(args.input.format(rank=rank), args.max_memory)[0], False
+        try:
+            path = args.input.format(rank=rank)
+        except (KeyError, IndexError, ValueError):
+            raise CLIError(f"the input pattern {args.input!r} may hold {{rank}} and no other braces") from None
+        return read_observations(path, args.max_memory)[0], False
     obs, dense = read_observations(args.input, args.max_memory)
-    return obs.subset(shard_rows(obs.nnz, rank, world)), dense
+    rows = shard_rows(obs.nnz, rank, world)
+    if rows.size == 0:
+        raise CLIError(f"{args.input} holds {obs.nnz} observed entries, fewer than the {world} processes")
+    return obs.subset(rows), dense
+
+
+def _stage(group, what, action):
+    """Run ``action`` on every rank; any rank's error stops all ranks with the same line."""
+    error, result = None, None
+    try:
+        result = action()
+    except (CLIError, ValueError, TypeError, MemoryError, OSError) as err:
+        if group is None:
+            raise
+        error = str(err)
+    if group is not None:
+        try:
+            group.check_errors(error, what)
+        except ValueError as err:
+            raise CLIError(str(err)) from None
+    return result
+
+
+def _gather_whole(group, obs, shape):
+    """Rank 0: every rank's entries as one ObservedTensor (other ranks: None)."""
+    if group is None:
+        return obs
+    parts = group.gather_to_root((obs.indices, obs.values))
+    if parts is None:
+        return None
+    try:
+        return ObservedTensor(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                              shape=shape)
+    except ValueError as err:
+        raise CLIError(f"the ranks' shards do not form one data set: {err}") from None
 
 
 def run_fit(args, out=None):
     """The ``fit`` command: read, fit, report train and validation figures, write."""
     out = sys.stdout if out is None else out
-    check_output_path(args.output, args.force)  # before any work
-    rank, world = _start_distributed(args) if args.distributed else (0, 1)
-    if args.distributed:
-        obs, dense_input = _read_shard(args, rank, world)
-    else:
-        obs, dense_input = read_observations(args.input, args.max_memory)
+    _check_launch(args)
+    rank, world, group = _start_distributed(args) if args.distributed else (0, 1, None)
+    _stage(group, "cannot write the output", lambda: check_output_path(args.output, args.force) if rank == 0 else None)
+    obs, dense_input = _stage(group, "unusable data shard(s)",
+                              lambda: _read_shard(args, rank, world) if args.distributed
+                              else read_observations(args.input, args.max_memory))
+    args.dense_input = dense_input
+    shape = obs.shape
+    if group is not None:  # one shape for all shards: the largest index seen by any rank
+        shape = tuple(int(s) for s in group.extreme_each(list(shape), minimum=False))
+    whole = _stage(group, "shards", lambda: _gather_whole(group, obs, shape))
     for old, new in (("alpha", "das_alpha"), ("rho", "sam_rho")):
         if getattr(args, f"old_{old}") is not None:
             print(f"tensorly-das: warning: --{old} is deprecated since 0.2 and goes in 0.3; use "
@@ -242,20 +294,29 @@ def run_fit(args, out=None):
         rank=args.rank, method=args.method, solver=args.solver, lr=args.lr, das_alpha=args.das_alpha,
         sam_rho=args.sam_rho, max_iter=args.max_iter, backend=args.backend, device=args.device,
         l2_reg=args.l2_reg, n_init=args.n_init, distributed=args.distributed, max_memory=args.max_memory,
-        shape=obs.shape if args.distributed else None,
+        shape=shape if args.distributed else None,
         random_state=args.seed, verbose=args.verbose,
     )
     try:
-        est.fit(obs)
+        est.fit(obs.indices, obs.values) if args.distributed else est.fit(obs)
     except (ValueError, TypeError) as err:
         raise CLIError(str(err)) from None
-    fitted = est.predict(obs)
-    if rank != 0:
-        return est
-    where = f" (rank 0's shard of {world})" if args.distributed else ""
-    print(f"{args.model.upper()} rank {est.model_.rank}, method {args.method}: {obs!r}{where}", file=out)
+    arrays = _report(args, est, whole, world, out) if rank == 0 else None
+    _stage(group, "cannot write the output",
+           lambda: write_npz_atomic(args.output, force=args.force, **arrays) if rank == 0 else None)
+    if rank == 0:
+        print(f"wrote {args.output}", file=out)
+    return est
+
+
+def _report(args, est, whole, world, out):
+    """Print the fit's figures over every observed entry; the arrays to write."""
+    fitted = est.predict(whole)
+    where = f" (all {world} ranks)" if args.distributed else ""
+    print(f"{args.model.upper()} rank {est.model_.rank}, method {args.method}: {whole!r}{where}", file=out)
     print(f"  training entries{where} (incl. validation part): RMSE "
-          f"{np.sqrt(np.mean((fitted - obs.values) ** 2)):.4g}, R^2 {r2_score(obs.values, fitted):.4f}", file=out)
+          f"{np.sqrt(np.mean((fitted - whole.values) ** 2)):.4g}, R^2 {r2_score(whole.values, fitted):.4f}",
+          file=out)
     ranks = ", all ranks" if args.distributed else ""
     print(f"  held-out validation entries ({est.validation_fraction:.0%}{ranks}): RMSE "
           f"{est.best_val_rmse_:.4g}", file=out)
@@ -265,12 +326,11 @@ def run_fit(args, out=None):
     if args.model == "cp":
         arrays.update({f"factor_{n}": to_numpy(f) for n, f in enumerate(est.cores_)})
         arrays["weights"] = np.ones(est.model_.rank)
-    arrays.update(model=np.asarray(args.model), indices=obs.indices, predictions=fitted, shape=np.asarray(obs.shape))
-    if dense_input:
-        arrays["completed"] = est.transform(obs)  # observed values kept, missing ones filled
-    write_npz_atomic(args.output, force=args.force, **arrays)
-    print(f"wrote {args.output}", file=out)
-    return est
+    arrays.update(model=np.asarray(args.model), indices=whole.indices, predictions=fitted,
+                  shape=np.asarray(whole.shape))
+    if args.dense_input:
+        arrays["completed"] = est.transform(whole)  # observed values kept, missing ones filled
+    return arrays
 
 
 # ---------------------------------------------------------------- entry point
@@ -288,6 +348,16 @@ def _memory(text):
     except (ValueError, TypeError) as err:
         raise argparse.ArgumentTypeError(str(err)) from None
     return text
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def _positive(text):
@@ -348,6 +418,9 @@ def build_parser():
                      help="data-parallel fit under torchrun: each rank reads INPUT with {rank} replaced "
                      "by its rank, or every world-th observation of one INPUT; rank 0 writes OUT")
     fit.add_argument("--verbose", action="store_true", help="show a progress bar")
+    fit.add_argument("--dist-timeout", type=_positive_float, default=300.0,
+                     help="with --distributed: seconds a process waits for the others in a collective "
+                          "before it stops with an error (a hung or lost process)")
     return parser
 
 
@@ -396,13 +469,15 @@ def _run(args):
                      backend=args.backend)
             print(f"total {time.perf_counter() - t0:.1f} s")
         else:
+            clean = False
             try:
                 run_fit(args)
+                clean = True
             finally:
                 if getattr(args, "distributed", False):
                     from .distributed import leave
 
-                    leave()
+                    leave(clean)
     except CLIError as err:
         print(f"tensorly-das: error: {err}", file=sys.stderr)
         return 2

@@ -98,13 +98,33 @@ class AllReduce:
                     f"{ {k: other.get(k) for k in diffs} }"
                 )
 
-    def check_errors(self, error):
-        """Raise on every rank when some rank's ``error`` (a message or None) is set."""
+    def check_errors(self, error, what="unusable data shard(s)"):
+        """Raise on every rank when some rank's ``error`` (a message or None) is set.
+
+        Parameters
+        ----------
+        error : str or None
+            This rank's problem, if any.
+        what : str
+            The stage, first in the message.
+        """
         gathered = [None] * self.world_size
         self.dist.all_gather_object(gathered, error)
         problems = [f"rank {r}: {e}" for r, e in enumerate(gathered) if e is not None]
         if problems:
-            raise ValueError("unusable data shard(s): " + "; ".join(problems))
+            raise ValueError(f"{what}: " + "; ".join(problems))
+
+    def extreme_each(self, values, minimum):
+        """Element-wise minimum (or maximum) over ranks of a list of numbers."""
+        t = self._tensor(values)
+        self.dist.all_reduce(t, op=self.dist.ReduceOp.MIN if minimum else self.dist.ReduceOp.MAX)
+        return t.tolist()
+
+    def gather_to_root(self, value):
+        """Every rank's ``value`` (picklable), as a list on rank 0; None elsewhere."""
+        gathered = [None] * self.world_size if self.rank == 0 else None
+        self.dist.gather_object(value, gathered, dst=0)
+        return gathered
 
     def gather_observations(self, indices, values):
         """Every rank's observations (indices, values), in the tensor's order.
@@ -163,13 +183,16 @@ class AllReduce:
         return value
 
 
-def join_torchrun(device):
+def join_torchrun(device, timeout=300.0):
     """Join the process group torchrun describes in the environment.
 
     Parameters
     ----------
     device : str
         ``"cpu"`` (gloo) or ``"cuda..."`` (NCCL, on this process's ``LOCAL_RANK`` GPU).
+    timeout : float
+        Seconds a collective waits for the other processes before it fails (a hung or lost
+        process then stops the run with an error instead of a 30-minute wait).
 
     Returns
     -------
@@ -187,15 +210,29 @@ def join_torchrun(device):
     if device.startswith("cuda"):
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
         torch.cuda.set_device(device)
+    import datetime
+
     dist = _dist()
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo",
+                                timeout=datetime.timedelta(seconds=float(timeout)))
     return dist.get_rank(), dist.get_world_size(), device
 
 
-def leave():
-    """Leave the process group cleanly (gloo aborts at exit otherwise)."""
+def leave(clean=True):
+    """Leave the process group (gloo aborts at exit otherwise).
+
+    Parameters
+    ----------
+    clean : bool
+        Wait for every rank first (after a success). After an error, leave at once: the
+        other ranks may be gone.
+    """
     if is_initialized():
         dist = _dist()
-        dist.barrier()
-        dist.destroy_process_group()
+        if clean:
+            dist.barrier()
+        try:
+            dist.destroy_process_group()
+        except Exception:  # noqa: BLE001 - a peer already gone; nothing left to release
+            pass

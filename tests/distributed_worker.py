@@ -1,4 +1,4 @@
-"""Run by tests/test_distributed.py under torchrun (2 processes, gloo): one rank's side."""
+"""Run by tests/test_distributed.py under torchrun (gloo on localhost): one rank's side."""
 
 import json
 import os
@@ -8,18 +8,20 @@ import numpy as np
 import torch.distributed as dist
 
 import tensorly_das as td
-from tensorly_das.distributed import shard_rows
 from tensorly_das.models import TuckerModel
 
+#: (estimator, rank, method, batch_size); every fit keeps early stopping (the default)
 CONFIGS = [
-    ("CPCompletion", 3, "plain"),
-    ("CPCompletion", 3, "sam"),
-    ("CPCompletion", 3, "das"),
-    ("TuckerCompletion", (3, 2, 3), "plain"),
-    ("TuckerCompletion", (3, 2, 3), "sam"),
-    ("TuckerCompletion", (3, 2, 3), "das"),
+    ("CPCompletion", 3, "plain", None),
+    ("CPCompletion", 3, "sam", None),
+    ("CPCompletion", 3, "das", None),
+    ("TuckerCompletion", (3, 2, 3), "das", None),
+    ("CPCompletion", 3, "das", 50),
+    ("TuckerCompletion", (3, 2, 3), "plain", 40),
 ]
 COMMON = dict(backend="pytorch", max_iter=25, lr=0.05, random_state=0, das_alpha=5.0, das_deviation="relative")
+#: share of the entries each rank holds, by world size: uneven on purpose
+SHARES = {1: [1.0], 2: [0.7, 0.3], 3: [0.5, 0.35, 0.15]}
 
 
 def problem():
@@ -32,19 +34,28 @@ def problem():
     return td.ObservedTensor(idx, values, model.shape)
 
 
+def shard(obs, rank, world):
+    """An uneven share of the entries, scattered over the tensor."""
+    order = np.random.default_rng(1).permutation(obs.nnz)
+    edges = np.round(np.cumsum([0.0] + SHARES[world]) * obs.nnz).astype(int)
+    return obs.subset(np.sort(order[edges[rank] : edges[rank + 1]]))
+
+
+def fit(name, rank, method, batch_size, data, **params):
+    est = getattr(td, name)(rank=rank, method=method, batch_size=batch_size, shape=data.shape, **COMMON,
+                            **params)
+    return est.fit(data.indices, data.values)
+
+
 def main(out):
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
-    obs = problem().subset(shard_rows(problem().nnz, rank, world))
-    results = {}
-    for name, r, method in CONFIGS:
-        est = getattr(td, name)(rank=r, method=method, early_stopping=False, distributed=True, **COMMON).fit(obs)
-        np.savez(os.path.join(out, f"{name}-{method}-rank{rank}.npz"), *[c.numpy() for c in est.cores_])
-    # early stopping: validation held out of each shard, decisions taken on reduced errors
-    est = td.CPCompletion(rank=2, distributed=True, backend="pytorch", max_iter=300, n_iter_no_change=20,
-                          random_state=0).fit(obs)
-    results["early_stopping"] = {"n_iter": est.n_iter_, "best_iter": est.best_iter_,
-                                 "val": est.history_["val_rmse"][-5:]}
+    obs = shard(problem(), rank, world)
+    results = {"n_local": obs.nnz}
+    for k, config in enumerate(CONFIGS):
+        est = fit(*config, obs, distributed=True)
+        np.savez(os.path.join(out, f"config{k}-rank{rank}.npz"), *[c.numpy() for c in est.cores_])
+        results[f"config{k}"] = {"n_iter": est.n_iter_, "best_val_rmse": est.best_val_rmse_}
     # a progress bar on rank 0 only
     td.CPCompletion(rank=3, distributed=True, backend="pytorch", max_iter=5, verbose=True,
                     early_stopping=False, random_state=0).fit(obs)
