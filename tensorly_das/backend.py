@@ -65,7 +65,11 @@ def backend_name(x):
 @contextmanager
 def backend_of(x):
     """Context in which TensorLy ops use the backend owning array ``x``."""
-    with tl.backend_context(backend_name(x), local_threadsafe=True):
+    name = backend_name(x)
+    if tl.get_backend() == name:  # already there: skip the switch (it costs microseconds)
+        yield
+        return
+    with tl.backend_context(name, local_threadsafe=True):
         yield
 
 

@@ -2,6 +2,7 @@
 
 import functools
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -297,17 +298,13 @@ class DAS(_Wrapper):
         cores = [p for layer in layer_cores for p in layer]
         # a group may mix float32 and float64 cores: the statistics use the widest type
         device, dtype = cores[0].device, functools.reduce(torch.promote_types, (p.dtype for p in cores))
-        sizes = tuple(len(layer) for layer in layer_cores)
-        layout = self._layouts.get((sizes, device, dtype))
-        if layout is None:  # core -> layer membership, built once per layout
-            layer_id = torch.tensor([k for k, size in enumerate(sizes) for _ in range(size)], device=device)
-            member = torch.zeros(len(sizes), len(cores), dtype=dtype, device=device)
-            member[layer_id, torch.arange(len(cores), device=device)] = 1.0
-            counts = torch.tensor(sizes, dtype=dtype, device=device)[:, None]
-            layout = self._layouts[(sizes, device, dtype)] = (layer_id, member.T, counts)
-        layer_id, member_t, counts = layout
+        # on the CPU the statistics are a few numbers: NumPy handles them in microseconds where
+        # a dozen torch ops cost their dispatch each; on a GPU they stay there (no host sync)
+        host = device.type == "cpu"
+        layer_id, member_t, counts = self._layout(tuple(len(layer) for layer in layer_cores), device, dtype, host)
         # squared norms of all cores (row 0) and their gradients (row 1) in one call
-        sq = torch.stack(torch._foreach_norm(cores + [p.grad for p in cores])).view(2, -1) ** 2
+        sq = torch.stack(torch._foreach_norm(cores + [p.grad for p in cores])).view(2, -1)
+        sq = (sq.to(torch.float64).numpy() if host else sq.to(dtype)) ** 2
         sums = (sq @ member_t).T  # (layers, 2): per-layer sums of ||G||^2 and ||g||^2
         means = (sums / counts)[layer_id]
         lambdas = das_lambdas(
@@ -319,7 +316,21 @@ class DAS(_Wrapper):
             return ((x[None, :] @ member_t).T[:, 0] / counts[:, 0])[layer_id]
 
         factors = das_factors(lambdas, rebalance, layer_mean)
-        torch._foreach_mul_(cores, list(factors.unbind()))
+        torch._foreach_mul_(cores, factors.tolist() if host else list(factors.unbind()))
+
+    def _layout(self, sizes, device, dtype, host):
+        """Core -> layer membership (ids, one-hot matrix, counts), built once per layout."""
+        key = (sizes, device, dtype, host)
+        if key not in self._layouts:
+            layer_id = np.repeat(np.arange(len(sizes)), sizes)
+            member_t = np.zeros((len(layer_id), len(sizes)))
+            member_t[np.arange(len(layer_id)), layer_id] = 1.0
+            counts = np.asarray(sizes, dtype=np.float64)[:, None]
+            if not host:
+                layer_id, member_t, counts = (torch.as_tensor(x, device=device) for x in (layer_id, member_t, counts))
+                member_t, counts = member_t.to(dtype), counts.to(dtype)
+            self._layouts[key] = (layer_id, member_t, counts)
+        return self._layouts[key]
 
     def _wrapper_state(self):
         return {"steps_done": self.steps_done}
