@@ -139,7 +139,10 @@ def masked_parafac(train, rank, seed):
     from tensorly.decomposition import parafac
 
     dense, mask = dense_and_mask(train)
-    cp = parafac(dense, rank, mask=mask, init="random", random_state=seed, n_iter_max=200, tol=1e-7)
+    # TensorLy's own default start, init="svd" (its signature; with a mask it repeats the SVD on
+    # the imputed tensor, svd_mask_repeats=5); more iterations than its default 100 so that it
+    # runs to convergence (tol 1e-8 is its default)
+    cp = parafac(dense, rank, mask=mask, init="svd", random_state=seed, n_iter_max=500, tol=1e-8)
     return _lookup(tl.cp_to_tensor(cp))
 
 
@@ -147,7 +150,8 @@ def masked_tucker(train, rank, seed):
     from tensorly.decomposition import tucker
 
     dense, mask = dense_and_mask(train)
-    tt = tucker(dense, rank, mask=mask, init="random", random_state=seed, n_iter_max=100, tol=1e-7)
+    # TensorLy's default init="svd" (its signature), run to convergence (500 iterations, tol 1e-7)
+    tt = tucker(dense, rank, mask=mask, init="svd", random_state=seed, n_iter_max=500, tol=1e-7)
     return _lookup(tl.tucker_to_tensor(tt))
 
 

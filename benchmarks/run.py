@@ -28,6 +28,8 @@ BENCHMARKS = {
     "bench_allocator": (["-m", "benchmarks.bench_allocator"], ["--passes", "10"]),
     "synthetic": (["-m", "benchmarks.synthetic"], ["--quick"]),
     "recovery": (["-m", "benchmarks.recovery", "--peers"], ["--seeds", "2", "--missing", "0.9", "--noise", "0.1"]),
+    "das_dynamics": (["-m", "benchmarks.das_dynamics", "--plot", "docs/results/das_dynamics.png"],
+                     ["--steps", "50", "--seeds", "1"]),
     "rank_selection": (["-m", "benchmarks.rank_selection", "--seeds", "10"], ["--seeds", "1", "--models", "cp"]),
     "real_data": (["-m", "benchmarks.real_data"], ["--quick"]),
     "cp_synthetic": (["-m", "benchmarks.cp_synthetic"], ["--seeds", "1", "--size", "50"]),
