@@ -342,6 +342,18 @@ def _rank(text):
     return parts[0] if len(parts) == 1 else tuple(parts)
 
 
+def _l2_strength(text):
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a non-negative number or 'auto', got {text!r}")
+    return value
+
+
 def _memory(text):
     try:
         parse_bytes(text)
@@ -397,7 +409,8 @@ def build_parser():
     fit.add_argument("--model", default="cp", choices=sorted(ESTIMATORS), help="decomposition")
     fit.add_argument("--rank", type=_rank, default=_DEFAULTS.rank,
                      help="an int, or comma-separated ints for Tucker/TT/TR (e.g. 8,6,8)")
-    fit.add_argument("--l2-reg", type=float, default=_DEFAULTS.l2_reg, help="ridge strength")
+    fit.add_argument("--l2-reg", type=_l2_strength, default=_DEFAULTS.l2_reg,
+                     help="ridge strength, or 'auto' (chosen on the validation entries; several fits)")
     fit.add_argument("--max-memory", type=_memory, default=None,
                      help="memory budget, e.g. 4GB (default: the available memory); files and fits "
                           "estimated above it are refused before any heavy work")

@@ -313,3 +313,12 @@ def test_a_tiny_file_naming_a_huge_shape_is_refused_before_the_fit(tmp_path, cap
     assert code == 1
     _one_line_error(capsys, "needs about", "more than max_memory (500 MB)", "(10000000, 10000000, 10000000)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.npz"]
+
+
+def test_l2_reg_auto_from_the_command_line(tmp_path, capsys):
+    src = _input(tmp_path)
+    assert main(["fit", str(src), "--rank", "2", "--max-iter", "30", "--l2-reg", "auto",
+                 "-o", str(tmp_path / "o.npz")]) == 0
+    with pytest.raises(SystemExit):
+        main(["fit", str(src), "--l2-reg", "-1", "-o", str(tmp_path / "p.npz")])
+    assert "non-negative number or 'auto'" in capsys.readouterr().err

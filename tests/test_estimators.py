@@ -286,3 +286,21 @@ def test_fitted_estimator_pickles_with_identical_predictions(backend):
     np.testing.assert_array_equal(again.predict(obs), est.predict(obs))
     again.set_params(warm_start=True, max_iter=5).fit(obs)  # and it can keep training
     assert len(again.history_["loss"]) == est.n_iter_ + 5
+
+
+def test_l2_reg_auto_keeps_the_strength_that_validates_best():
+    obs, _ = low_rank_problem(fraction=0.3, noise=0.5, seed=2)
+    est = CPCompletion(rank=6, l2_reg="auto", max_iter=300, n_iter_no_change=30, random_state=0).fit(obs)
+    strengths, errors = zip(*est.l2_path_)
+    assert len(strengths) >= 3 and strengths[0] > strengths[1] > 0  # strongest first
+    assert est.l2_reg_ == strengths[int(np.argmin(errors))]
+    assert est.best_val_rmse_ == pytest.approx(min(errors), rel=1e-12)
+    # each strength is an ordinary fit from the same start: refitting the chosen one agrees
+    again = CPCompletion(rank=6, l2_reg=est.l2_reg_, max_iter=300, n_iter_no_change=30, random_state=0).fit(obs)
+    assert again.best_val_rmse_ == pytest.approx(est.best_val_rmse_, rel=1e-9)
+    # a number still works, and "auto" needs validation entries
+    assert CPCompletion(rank=2, l2_reg=1e-3, max_iter=5).fit(obs).l2_reg_ == 1e-3
+    with pytest.raises(ValueError, match="early_stopping"):
+        CPCompletion(rank=2, l2_reg="auto", early_stopping=False, max_iter=5).fit(obs)
+    with pytest.raises(ValueError, match="l2_reg"):
+        CPCompletion(rank=2, l2_reg="tuned", max_iter=5).fit(obs)

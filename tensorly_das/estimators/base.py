@@ -2,6 +2,7 @@
 model, an update rule and the fit loop together."""
 
 import copy
+import functools
 import numbers
 import time
 import warnings
@@ -32,6 +33,7 @@ from ..updates import make_base_step, make_update
 from .inputs import as_observations, check_value_range
 from .persistence import TorchStateMixin
 from .prediction import PredictionMixin
+from .ridge import reference_strength, search_strength
 
 #: parameters renamed in 0.2 (old name -> new name); the old names go in 0.3
 RENAMED = {"alpha": "das_alpha", "rho": "sam_rho", "alpha_schedule": "das_alpha_schedule"}
@@ -59,7 +61,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         "validation_fraction": [real(0, 0.9, closed="right")],
         "n_iter_no_change": [positive_int()],
         "n_init": [positive_int()],
-        "l2_reg": [real(0, None)],
+        "l2_reg": [real(0, None), StrOptions({"auto"})],
         "init": "no_validation",  # a name, cores or a TensorLy decomposition: checked in fit
         "shape": [tuple, list, np.ndarray, None],
         "sam_adaptive": ["boolean"],
@@ -171,10 +173,12 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         train_batch, val_batch = place(train), place(val)
         options = self._update_options()
         t0 = time.perf_counter()
-        cores, result, update, start, passes = self._fit_starts(
-            model, rows, train, train_batch, val_batch, rng, reducer, backend, dtype, options)
-        self.train_rmse_ = float(rmse(rows.model, cores, train_batch, reducer))
+        fit = functools.partial(self._fit_starts, model, rows, train, train_batch, val_batch,
+                                reducer=reducer, backend=backend, dtype=dtype, options=options)
+        (cores, result, update, start, passes), l2, path = self._fit_l2(fit, rng, model, train, reducer)
+        train_rmse = float(rmse(rows.model, cores, train_batch, reducer))
         cores = self._full_cores(rows, cores, start, backend, dtype)
+        self.train_rmse_, self.l2_reg_, self.l2_path_ = train_rmse, l2, path
         self.update_ = update
         self._update_signature_ = self._update_signature(options, rows)
         self._store(model, cores, obs, result)
@@ -219,10 +223,33 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
                  and (self.model_.shape, self.model_.rank) == (model.shape, model.rank))
         return cores, cores and hasattr(self, "history_")
 
-    def _fit_starts(self, model, rows, train, train_batch, val_batch, rng, reducer, backend, dtype,
-                    options):
-        """Run every start (one when warm) on the observed rows; returns the best start's
-        (restricted cores, result, update, (full start cores, named)) and the passes run."""
+    def _fit_l2(self, fit, rng, model, train, reducer):
+        """The fit with ``l2_reg``, or the strength ``"auto"`` picks (see :mod:`.ridge`);
+        returns (fit's outcome, strength, path of (strength, validation error))."""
+        if self.l2_reg != "auto":
+            return fit(rng, self.l2_reg), self.l2_reg, None
+        if not self.early_stopping:
+            raise ValueError("l2_reg='auto' chooses on the validation entries: it needs early_stopping=True")
+        if self._warm(model)[0] and getattr(self, "l2_reg_", None) is not None:
+            return fit(rng, self.l2_reg_), self.l2_reg_, self.l2_path_  # a warm fit keeps its choice
+        probe = self._initial_cores(model, train, copy.deepcopy(rng), reducer)
+        passes = []
+
+        def fit_with(strength):  # every strength starts from the same starts (a copy of rng)
+            outcome = fit(copy.deepcopy(rng), strength)
+            passes.append(outcome[4])
+            return outcome[1]["best_val_rmse"], outcome
+
+        energy = [float(np.sum(np.square(train.values))), float(len(train.values))]
+        total, count = energy if reducer is None else reducer.sum(energy)  # over every rank
+        l2, outcome, path = search_strength(fit_with, reference_strength(probe, total / count))
+        return (*outcome[:4], sum(passes)), l2, path
+
+    def _fit_starts(self, model, rows, train, train_batch, val_batch, rng, l2_reg, *, reducer, backend,
+                    dtype, options):
+        """Run every start (one when warm) on the observed rows with ridge ``l2_reg``; returns
+        the best start's (restricted cores, result, update, (full start cores, named)) and the
+        passes run."""
         warm_cores, warm = self._warm(model)
         best, passes, diverged = None, 0, []
         n_starts = 1 if warm_cores else self.n_init
@@ -238,7 +265,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
                     rows.model, cores, train_batch, update, val=val_batch, max_iter=self.max_iter,
                     tol=self.tol, n_iter_no_change=self.n_iter_no_change,
                     batch_size=self.batch_size, rng=rng, verbose=self.verbose, history=history,
-                    start_iter=len(history["loss"]) if warm else 0, l2_reg=self.l2_reg,
+                    start_iter=len(history["loss"]) if warm else 0, l2_reg=l2_reg,
                     reducer=reducer,
                 )
             except DivergenceError as err:

@@ -57,8 +57,12 @@ _DOC = """Tensor completion with a {title} model trained by Adam/SGD, optionally
         Number of starts; the fit with the lowest validation RMSE (training loss
         without early stopping) is kept. With ``init="spectral"`` the first start is
         spectral and the others random.
-    l2_reg : float, default 0
+    l2_reg : float or "auto", default 0
         Ridge penalty ``0.5 * l2_reg * sum_k ||G_k||^2`` added to the training loss.
+        ``"auto"`` chooses it on the validation entries (needs ``early_stopping``): a few
+        full fits, from the same starts, at strengths relative to the data's scale, strongest
+        first (:mod:`tensorly_das.estimators.ridge`); the choice is ``l2_reg_`` and the
+        strengths tried with their validation errors ``l2_path_``. It costs several fits.
         For a multilinear model it also pulls the core norms together (at a
         minimum of the penalty over rescalings all cores have equal norm).
     init : "spectral", "random", {tensorly_name} or list of cores, default "spectral"
@@ -133,7 +137,15 @@ _DOC = """Tensor completion with a {title} model trained by Adam/SGD, optionally
     train_rmse_ : float
         RMSE on the entries used for training (excludes the validation part).
     fit_time_, time_per_iter_ : float
-        Seconds for the whole fit (all ``n_init`` starts) and per pass.
+        Seconds for the whole fit (all ``n_init`` starts, every strength ``l2_reg="auto"``
+        tried) and per pass.
+    l2_reg_ : float
+        The ridge strength used (the chosen one with ``l2_reg="auto"``).
+    l2_path_ : list of (float, float) or None
+        With ``l2_reg="auto"``: each strength tried and its validation RMSE.
+    validation_seed_ : int or None
+        Seed of the validation split (``obs.hash_split(validation_fraction, validation_seed_)``
+        gives the held-out entries); None without early stopping.
 
     Examples
     --------

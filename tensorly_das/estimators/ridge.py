@@ -1,0 +1,73 @@
+"""``l2_reg="auto"``: the ridge strength chosen on the validation entries early stopping holds out.
+
+The strengths tried are relative to a reference that carries the data's units,
+``lambda_ref = mean(y^2) / (K * prod_k ||G_k||^(2/K))`` at the start's cores (the ridge at which
+the penalty of balanced cores equals the data's mean energy): ``lambda_ref`` times
+:data:`RELATIVE_GRID`, strongest first, then 0. Each is one full fit (every start, early
+stopping) from the same starts; the search stops once two strengths in a row validate worse
+than the best so far, and keeps the best. It costs several fits: measured on the COVID-19
+Tucker task in ``benchmarks/paper_covid_tucker.py``.
+"""
+
+import math
+
+import numpy as np
+
+from ..backend import to_numpy
+
+#: strengths tried, as multiples of the reference, strongest first (then 0)
+RELATIVE_GRID = (1.0, 0.3, 0.1, 0.03, 0.01)
+
+
+def reference_strength(cores, mean_square):
+    """``mean(y^2) / (K * prod_k ||G_k||^(2/K))``: the data's scale for the ridge.
+
+    Parameters
+    ----------
+    cores : list of arrays
+        A start's cores.
+    mean_square : float
+        Mean of the squared training values.
+
+    Returns
+    -------
+    strength : float
+    """
+    norms = [float(np.linalg.norm(to_numpy(c))) for c in cores]
+    k = len(norms)
+    balanced = math.exp(2.0 / k * sum(math.log(max(n, 1e-300)) for n in norms))
+    return float(mean_square) / (k * balanced)
+
+
+def search_strength(fit_with, reference, patience=2):
+    """Fit with each strength of the grid until ``patience`` in a row do worse; keep the best.
+
+    Parameters
+    ----------
+    fit_with : callable
+        ``fit_with(strength) -> (validation error, outcome)``.
+    reference : float
+        :func:`reference_strength`.
+    patience : int
+        Strengths in a row without improvement before the search stops.
+
+    Returns
+    -------
+    strength : float
+        The chosen strength.
+    outcome : object
+        What ``fit_with`` returned for it.
+    path : list of (float, float)
+        (strength, validation error) of every fit, in order.
+    """
+    best, path, worse = None, [], 0
+    for strength in [reference * r for r in RELATIVE_GRID] + [0.0]:
+        error, outcome = fit_with(strength)
+        path.append((strength, error))
+        if best is None or error < best[1]:
+            best, worse = (strength, error, outcome), 0
+        else:
+            worse += 1
+            if worse >= patience:
+                break
+    return best[0], best[2], path
