@@ -159,7 +159,7 @@ def test_help_shows_the_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["fit", "--help"])
     text = capsys.readouterr().out
-    for flag, default in (("--lr", "0.05"), ("--method", "das"), ("--max-iter", "5000"), ("--das-alpha", "1.0")):
+    for flag, default in (("--lr", "0.05"), ("--method", "plain"), ("--max-iter", "5000"), ("--das-alpha", "1.0")):
         assert flag in text
         assert f"(default: {default})" in text
 

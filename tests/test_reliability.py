@@ -463,7 +463,7 @@ def test_n_init_keeps_the_finite_starts_and_reports_the_diverged(monkeypatch):
 
 def test_an_interrupted_warm_fit_leaves_the_optimizer_state_of_the_stored_cores(monkeypatch):
     obs, _ = low_rank_problem(fraction=0.5)
-    est = td.CPCompletion(rank=3, max_iter=20, random_state=0).fit(obs)
+    est = td.CPCompletion(rank=3, method="das", max_iter=20, random_state=0).fit(obs)
     steps_before = est.update_.base._t
     from tensorly_das.updates import rules
 

@@ -83,7 +83,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         "alpha_schedule": [choice(ALPHA_SCHEDULES), _DEPRECATED],
     }
 
-    def __init__(self, rank=5, *, method="das", solver="adam", lr=0.05, das_alpha=1.0, sam_rho=0.05,
+    def __init__(self, rank=5, *, method="plain", solver="adam", lr=0.05, das_alpha=1.0, sam_rho=0.05,
                  das_alpha_schedule="linear", max_iter=5000, tol=1e-4, batch_size=None,
                  early_stopping=True, validation_fraction=0.1, n_iter_no_change=200, n_init=1,
                  l2_reg=0.0, init="spectral", shape=None, sam_adaptive=False,
