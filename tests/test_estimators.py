@@ -304,3 +304,23 @@ def test_l2_reg_auto_keeps_the_strength_that_validates_best():
         CPCompletion(rank=2, l2_reg="auto", early_stopping=False, max_iter=5).fit(obs)
     with pytest.raises(ValueError, match="l2_reg"):
         CPCompletion(rank=2, l2_reg="tuned", max_iter=5).fit(obs)
+
+
+def test_ridge_reference_carries_the_data_units():
+    from tensorly_das.estimators.ridge import reference_strength, search_strength
+
+    rng = np.random.default_rng(0)
+    cores = [rng.standard_normal((5, 3)) for _ in range(3)]
+    base = reference_strength(cores, 2.0)
+    s = 10.0  # data 10x larger: balanced cores 10^(1/3)x larger, the ridge scales as s^(2 - 2/3)
+    assert reference_strength([c * s ** (1 / 3) for c in cores], 2.0 * s**2) == pytest.approx(base * s ** (4 / 3))
+    # the search stops after two strengths in a row validate worse than the best
+    errors = {1.0: 0.9, 0.3: 0.5, 0.1: 0.6, 0.03: 0.7, 0.01: 0.1}
+    tried = []
+
+    def fit_with(strength):
+        tried.append(strength)
+        return errors[round(strength, 6)], strength
+
+    strength, outcome, path = search_strength(fit_with, 1.0)
+    assert strength == outcome == 0.3 and tried == [1.0, 0.3, 0.1, 0.03] and len(path) == 4
