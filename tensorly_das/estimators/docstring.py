@@ -22,7 +22,7 @@ _DOC = """Tensor completion with a {title} model trained by Adam/SGD, optionally
         minimization (two gradients per step) or Deviation-Aware Scaling (one). The
         default is plain since 0.2 (0.1: "das", which at its default strength barely
         acted): on the completion benchmarks it is best or tied on held-out error and the
-        cheapest (``benchmarks/default_method.py``).
+        cheapest of the rules that do not raise it (``benchmarks/default_method.py``).
     solver : {{"adam", "sgd"}}, default "adam"
         Base step.
     lr : float, default 0.05
