@@ -6,6 +6,12 @@ A small MLP whose hidden layers are Tensor-Train matrices (:class:`tensorly_das.
 is trained on scikit-learn's digits with plain SGD, SAM and DAS. ``DAS`` finds the TT layers
 itself; :func:`tensorly_das.torch.layer_diagnostics` reports each layer's norm deviation Q and
 the covariance of Theorem A.2, which we log every step.
+
+DAS runs in the paper's form with ``lr * alpha = rho``, the strength at which its eq. 9 matches
+SAM's first-order change of the core norms. The results page ("DAS against SAM: the norm
+dynamics") measures how closely it follows SAM: on this network it moves the norms about three
+times as much per step, and the relative form (``deviation="relative"``) at ``alpha=1`` about
+345 times as much, which drives Q an order of magnitude above SGD's.
 """
 
 import matplotlib.pyplot as plt
@@ -41,7 +47,7 @@ for name in ("SGD", "SAM", "DAS"):
     elif name == "SAM":
         opt = SAM(net.parameters(), lr=0.05, momentum=0.9, rho=0.05)
     else:
-        opt = DAS(net, lr=0.05, momentum=0.9, alpha=1.0, deviation="relative", total_steps=steps)
+        opt = DAS(net, lr=0.05, momentum=0.9, alpha=1.0, alpha_schedule="constant")  # lr * alpha = rho
     q_curve = []
     gen = torch.Generator().manual_seed(0)
     for _ in range(epochs):
