@@ -137,3 +137,22 @@ def test_split_and_dense_refusals():
     with pytest.raises(MemoryError, match="above the limit"):
         huge.to_dense()
     assert MAX_DENSE_SIZE < 10**12
+
+
+def test_hash_split_ignores_order_and_refuses_bad_sizes():
+    rng = np.random.default_rng(0)
+    idx = np.unique(rng.integers(0, 20, size=(300, 3)), axis=0)
+    obs = ObservedTensor(idx, rng.standard_normal(len(idx)), (20, 20, 20))
+    perm = rng.permutation(obs.nnz)
+    shuffled = ObservedTensor(obs.indices[perm], obs.values[perm], obs.shape)
+    (_, a), (_, b) = obs.hash_split(0.2, 7), shuffled.hash_split(0.2, 7)
+    assert sorted(map(tuple, a.indices)) == sorted(map(tuple, b.indices))  # the entries decide
+    assert 0.1 < a.nnz / obs.nnz < 0.3  # about test_size of the entries
+    tiny = ObservedTensor([[0, 0], [1, 1]], [1.0, 2.0])
+    train, test = tiny.hash_split(0.001, 0)  # each part keeps at least one entry
+    assert train.nnz == test.nnz == 1
+    for bad in (0.0, 1.0, -0.5, "0.1"):
+        with pytest.raises(ValueError, match="test_size"):
+            obs.hash_split(bad, 0)
+    with pytest.raises(ValueError, match="2 entries"):
+        ObservedTensor([[0, 0]], [1.0]).hash_split(0.5, 0)
