@@ -61,11 +61,13 @@ def budget(max_memory=None):
 
 def format_bytes(n):
     """``n`` bytes as a short human string (``"1.2 GB"``)."""
-    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
-        if n < 1000 or unit == "PB":
-            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
+    if n < 1000:
+        return f"{int(n)} B"
+    for unit in ("KB", "MB", "GB", "TB"):
         n /= 1000
-    return f"{n:.3g} PB"  # pragma: no cover
+        if n < 1000:
+            return f"{n:.3g} {unit}"
+    return f"{n / 1000:.3g} PB"
 
 
 def estimate_fit_memory(model, nnz, itemsize=8):

@@ -166,11 +166,11 @@ def remove_stale_temporaries(path):
 
 def _process_alive(pid):
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except (ProcessLookupError, OverflowError):  # no such process (or no such pid at all)
         return False
-    except (PermissionError, OverflowError):
-        return pid <= 2**22  # exists but belongs to another user; overflow: no such pid
+    except PermissionError:  # it exists, under another user
+        return True
     return True
 
 

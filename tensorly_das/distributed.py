@@ -75,9 +75,7 @@ class AllReduce:
 
     def extreme(self, value, minimum):
         """The minimum (or maximum) of a float over ranks."""
-        t = self._tensor([value])
-        self.dist.all_reduce(t, op=self.dist.ReduceOp.MIN if minimum else self.dist.ReduceOp.MAX)
-        return float(t.item())
+        return self.extreme_each([value], minimum)[0]
 
     def broadcast_object(self, value):
         """Rank 0's ``value`` (a picklable object) on every rank."""
