@@ -136,6 +136,23 @@ def scatter_add_rows(index, rows, n_rows):
     return scatter_add_transposed(index, columns, n_rows).reshape((n_rows,) + rows.shape[1:])
 
 
+def index_add_rows(out, index, rows):
+    """``out[index[j]] += rows[j]`` in place, for an ``index`` without repeats."""
+    if is_torch(out):
+        out.index_add_(0, index, rows)
+    else:
+        out[index] += rows
+
+
+def batched_solve(matrices, rhs):
+    """Solutions ``x[i]`` of ``matrices[i] @ x[i] = rhs[i]`` for a (n, W, W) stack and (n, W) ``rhs``."""
+    if is_torch(matrices):
+        import torch
+
+        return torch.linalg.solve(matrices, rhs)
+    return np.linalg.solve(matrices, rhs[..., None])[..., 0]
+
+
 def take_rows_transposed(matrix, index):
     """``matrix[index].T`` as a contiguous (R, n) array for a (I, R) ``matrix``.
 

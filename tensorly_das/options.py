@@ -12,8 +12,8 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 #: update rules wrapped around the base step
 METHODS = ("plain", "sam", "das")
-#: base steps
-SOLVERS = ("adam", "sgd")
+#: base steps: first-order (Adam, SGD) and block least squares ("als")
+SOLVERS = ("adam", "sgd", "als")
 #: how the DAS strength decays over training
 ALPHA_SCHEDULES = ("linear", "cosine", "constant")
 #: DAS divides its deviation by ``||G_k||^2`` ("squared", the paper) or ``||G_k||`` ("norm")

@@ -294,7 +294,7 @@ def test_divergence_stops_restores_and_names_the_iteration(model, method, backen
 def test_pickle_round_trip_and_warm_start_continue(model, backend):
     obs, _ = low_rank_problem(shape=(6, 5, 4), fraction=0.6)
     cls, rank = ESTIMATORS[model]
-    est = cls(rank=rank, max_iter=30, backend=backend, random_state=0).fit(obs)
+    est = cls(rank=rank, max_iter=30, n_iter_no_change=30, backend=backend, random_state=0).fit(obs)
     again = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(again.predict(obs), est.predict(obs))
     # continuing the unpickled fit equals continuing the original one
@@ -418,7 +418,7 @@ def test_masked_array_entries_count_as_missing():
 
 def test_a_finite_blow_up_stops_with_the_best_state_restored():
     obs, _ = low_rank_problem(fraction=0.5)
-    est = td.CPCompletion(rank=2, lr=1e6, early_stopping=False, max_iter=200, random_state=0)
+    est = td.CPCompletion(rank=2, solver="adam", lr=1e6, early_stopping=False, max_iter=200, random_state=0)
     with pytest.raises(td.DivergenceError, match="grew to .* times its value when this fit started") as info:
         est.fit(obs)
     assert not hasattr(est, "cores_")  # nothing fitted, nothing mixed
@@ -548,7 +548,7 @@ def test_optimizer_state_covers_only_the_observed_rows():
     idx = np.unique(rng.integers(0, 10**6, size=(100, 3)), axis=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = td.CPCompletion(rank=5, method="plain", max_iter=5, random_state=0, shape=(10**6,) * 3)
+        est = td.CPCompletion(rank=5, method="plain", solver="adam", max_iter=5, random_state=0, shape=(10**6,) * 3)
         est.fit(idx, rng.standard_normal(len(idx)))
     moments = est.update_.base._m
     assert est.cores_[0].shape == (10**6, 5)  # the result is a full CPTensor

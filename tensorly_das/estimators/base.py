@@ -38,6 +38,8 @@ from .ridge import reference_strength, search_strength
 #: parameters renamed in 0.2 (old name -> new name); the old names go in 0.3
 RENAMED = {"alpha": "das_alpha", "rho": "sam_rho", "alpha_schedule": "das_alpha_schedule"}
 _DEPRECATED = Hidden(StrOptions({"deprecated"}))
+#: ``n_iter_no_change="auto"``: patience in sweeps of block least squares and in gradient passes
+AUTO_PATIENCE = {"als": 20, "gradient": 200}
 
 
 class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstimator):
@@ -49,7 +51,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
     _parameter_constraints = {
         "rank": "no_validation",  # the model checks it against the data's shape
         "method": [choice(METHODS)],
-        "solver": [choice(SOLVERS)],
+        "solver": [choice(SOLVERS + ("auto",))],
         "lr": [real(0, None, closed="neither")],
         "das_alpha": [real(0, None)],
         "sam_rho": [real(0, None)],
@@ -59,7 +61,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         "batch_size": [positive_int(), None],
         "early_stopping": ["boolean"],
         "validation_fraction": [real(0, 0.9, closed="right")],
-        "n_iter_no_change": [positive_int()],
+        "n_iter_no_change": [positive_int(), StrOptions({"auto"})],
         "n_init": [positive_int()],
         "l2_reg": [real(0, None), StrOptions({"auto"})],
         "init": "no_validation",  # a name, cores or a TensorLy decomposition: checked in fit
@@ -83,9 +85,9 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         "alpha_schedule": [choice(ALPHA_SCHEDULES), _DEPRECATED],
     }
 
-    def __init__(self, rank=5, *, method="plain", solver="adam", lr=0.05, das_alpha=1.0, sam_rho=0.05,
+    def __init__(self, rank=5, *, method="plain", solver="auto", lr=0.05, das_alpha=1.0, sam_rho=0.05,
                  das_alpha_schedule="linear", max_iter=5000, tol=1e-4, batch_size=None,
-                 early_stopping=True, validation_fraction=0.1, n_iter_no_change=200, n_init=1,
+                 early_stopping=True, validation_fraction=0.1, n_iter_no_change="auto", n_init=1,
                  l2_reg=0.0, init="spectral", shape=None, sam_adaptive=False,
                  das_denominator="squared", das_deviation="paper", das_max_scale=0.05,
                  das_rebalance=False, distributed=False, backend="numpy", device="cpu",
@@ -135,8 +137,25 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             return getattr(self, old)
         return getattr(self, name)
 
+    def _solver(self):
+        """The base step that runs: ``solver``, or for ``"auto"`` block least squares with the
+        plain rule on full batches and Adam otherwise (SAM and DAS need a gradient step)."""
+        if self.solver != "auto":
+            return self.solver
+        return "als" if self.method == "plain" and self.batch_size is None else "adam"
+
+    def _patience(self):
+        """``n_iter_no_change``, or for ``"auto"`` the patience suited to the solver."""
+        if self.n_iter_no_change != "auto":
+            return self.n_iter_no_change
+        return AUTO_PATIENCE["als" if self._solver() == "als" else "gradient"]
+
     def _check_environment(self):
-        """Backend, dtype and device (beyond ``_parameter_constraints``): (backend, dtype)."""
+        """Backend, dtype, device and solver (beyond ``_parameter_constraints``): (backend, dtype)."""
+        if self.solver == "als" and self.batch_size is not None:
+            raise ValueError(f"solver='als' solves on all training entries at once; batch_size must be "
+                             f"None, got {self.batch_size} (use solver='adam' for mini-batches)")
+        make_update(self.method, make_base_step(self._solver(), self.lr))  # refuses SAM/DAS with ALS
         backend = check_backend(self.backend)
         check_device(backend, self.device)
         if self.max_memory is not None:
@@ -180,6 +199,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         cores = self._full_cores(rows, cores, start, backend, dtype)
         self.train_rmse_, self.l2_reg_, self.l2_path_ = train_rmse, l2, path
         self.update_ = update
+        self.solver_ = self._solver()
         self._update_signature_ = self._update_signature(options, rows)
         self._store(model, cores, obs, result)
         self.fit_time_ = time.perf_counter() - t0
@@ -263,7 +283,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             try:
                 result = fit_cores(
                     rows.model, cores, train_batch, update, val=val_batch, max_iter=self.max_iter,
-                    tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+                    tol=self.tol, n_iter_no_change=self._patience(),
                     batch_size=self.batch_size, rng=rng, verbose=self.verbose, history=history,
                     start_iter=len(history["loss"]) if warm else 0, l2_reg=l2_reg,
                     reducer=reducer,
@@ -308,7 +328,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             # continue with the optimizer state (Adam moments), on a copy: a fit that fails
             # or is interrupted leaves the stored state as the stored cores had it
             return copy.deepcopy(self.update_)
-        return make_update(self.method, make_base_step(self.solver, self.lr), **options)
+        return make_update(self.method, make_base_step(self._solver(), self.lr), **options)
 
     def _initial_cores(self, model, train, rng, reducer=None, warm=False, first=True):
         if warm:  # continue from the fitted cores
@@ -354,7 +374,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
 
     def _update_signature(self, options, rows):
         """What the stored optimizer state depends on: a change starts a fresh state."""
-        return (self.method, self.solver, self.lr, check_backend(self.backend), str(self.device),
+        return (self.method, self._solver(), self.lr, check_backend(self.backend), str(self.device),
                 check_dtype(self.dtype), tuple(sorted(options.items())), rows.digest())
 
 

@@ -1,6 +1,7 @@
 """The fit loop: pass after pass, step, guard, monitor."""
 
 import contextlib
+import math
 
 import numpy as np
 
@@ -48,6 +49,15 @@ class ProgressBar:
             self.bar.close()
 
 
+def _value_rms(batch, reducer):
+    """Root-mean-square of the training values (over all ranks), a host float."""
+    square_sum = (batch.values * batch.values).sum() if len(batch) else 0.0
+    if reducer is None:
+        return math.sqrt(float(square_sum) / max(len(batch), 1))
+    total, count = reducer.sum([float(square_sum), float(len(batch))])
+    return math.sqrt(total / max(count, 1.0))
+
+
 @reuse_freed_memory()
 def fit_cores(model, cores, train, update, val=None, *, max_iter=1000, tol=1e-4,
               n_iter_no_change=50, batch_size=None, rng=None, verbose=False, history=None,
@@ -93,7 +103,8 @@ def fit_cores(model, cores, train, update, val=None, *, max_iter=1000, tol=1e-4,
     """
     stepper = BatchStepper(model, train, update, batch_size=batch_size, rng=rng, l2_reg=l2_reg,
                            reducer=reducer, first_pass=start_iter, n_passes=max_iter)
-    monitor = Monitor(history, start_iter, tol, n_iter_no_change, validated=val is not None)
+    monitor = Monitor(history, start_iter, tol, n_iter_no_change, validated=val is not None,
+                      value_rms=_value_rms(train, reducer))
     guard = DivergenceGuard()
     bar = ProgressBar(verbose and (reducer is None or reducer.rank == 0), max_iter)
     # overflow shows up as NaN/inf in the loss, which the guard checks and reports
@@ -103,7 +114,8 @@ def fit_cores(model, cores, train, update, val=None, *, max_iter=1000, tol=1e-4,
             val_err = rmse(model, cores, val, reducer) if val is not None else None
             step = stepper.run_pass(cores)
             q = deviation_of_squared_norms(step.core_sq)
-            cov = covariance_of_squared_norms(step.core_sq, squared_core_norms(step.grads))
+            cov = (None if step.grads is None  # a solving base step evaluates no gradient
+                   else covariance_of_squared_norms(step.core_sq, squared_core_norms(step.grads)))
             loss, val_h, q, cov = scalars_to_host([step.loss, val_err, q, cov])
             guard.check(cores, it + 1, loss, 0.0 if val is None else val_h)
             stop = monitor.record(it, snapshot, loss, val_h, q, cov)

@@ -10,6 +10,9 @@ HISTORY_KEYS = ("loss", "val_rmse", "norm_deviation", "covariance", "time")
 #: improved by less than this fraction over the last ``n_iter_no_change`` passes.
 TRAIN_STALL_FRACTION = 0.05
 
+#: errors below this fraction of the values' RMS count as an exact fit (no further improvement)
+EXACT_FIT = 1e-9
+
 
 def training_stalled(losses, window):
     """True when the training loss fell by less than TRAIN_STALL_FRACTION over ``window`` passes.
@@ -49,11 +52,17 @@ class Monitor:
         Patience, in passes.
     validated : bool
         Whether a validation RMSE is monitored (else the training loss).
+    value_rms : float, default 0
+        Root-mean-square of the training values. An improvement must also exceed
+        :data:`EXACT_FIT` of it (in RMSE; of its square in loss): a fit that has become exact
+        keeps gaining large relative improvements at rounding level and would otherwise run
+        to ``max_iter``.
     """
 
-    def __init__(self, history, first_pass, tol, n_iter_no_change, validated):
+    def __init__(self, history, first_pass, tol, n_iter_no_change, validated, value_rms=0.0):
         self.history = {key: [] for key in HISTORY_KEYS} if history is None else history
         self.tol, self.patience, self.validated = tol, n_iter_no_change, validated
+        self.floor = EXACT_FIT * value_rms if validated else 0.5 * (EXACT_FIT * value_rms) ** 2
         self.best_score, self.best_iter, self.best_cores = math.inf, first_pass, None
         self.no_change, self.n_done, self.stopped = 0, 0, "max_iter"
         self.first_loss = None  # of this fit (a warm start's earlier passes excluded)
@@ -68,7 +77,8 @@ class Monitor:
             self.history[key].append(value)
         self.history["time"].append(self._elapsed_before + time.perf_counter() - self._t0)
         score = val_rmse if self.validated else loss
-        self.no_change = 0 if score < self.best_score * (1 - self.tol) else self.no_change + 1
+        improved = score < self.best_score * (1 - self.tol) and score < self.best_score - self.floor
+        self.no_change = 0 if improved else self.no_change + 1
         if score < self.best_score:
             self.best_score, self.best_iter, self.best_cores = score, iteration, snapshot
         if self.no_change >= self.patience and training_stalled(self.history["loss"], self.patience):

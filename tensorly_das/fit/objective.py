@@ -2,8 +2,11 @@
 ranks of a data-parallel fit, plus the ridge penalty."""
 
 
-def make_objective(model, batch, l2_reg=0.0, reducer=None):
-    """The function ``cores -> (loss, grads)`` that an update rule calls.
+class Objective:
+    """The function ``cores -> (loss, grads)`` an update rule calls, and what it is made of.
+
+    A second-order base step (:class:`~tensorly_das.updates.BlockLeastSquares`) reads
+    ``model``, ``batch``, ``l2_reg`` and ``reducer`` to solve instead of stepping.
 
     Parameters
     ----------
@@ -15,27 +18,53 @@ def make_objective(model, batch, l2_reg=0.0, reducer=None):
         Adds ``0.5 * l2_reg * sum_k ||G_k||^2`` to the loss.
     reducer : tensorly_das.distributed.AllReduce or None
         Sums the loss and gradients over the ranks of a data-parallel fit.
+    """
+
+    __slots__ = ("model", "batch", "l2_reg", "reducer")
+
+    def __init__(self, model, batch, l2_reg=0.0, reducer=None):
+        self.model, self.batch, self.l2_reg, self.reducer = model, batch, l2_reg, reducer
+
+    def __call__(self, cores):
+        if len(self.batch) == 0:  # this rank holds none of the batch: it adds nothing to the sums
+            loss, grads = cores[0].sum() * 0.0, [c * 0.0 for c in cores]
+        else:
+            loss, grads = self.model.loss_and_grads(cores, self.batch)
+        if self.reducer is not None:
+            loss, grads = self.reducer.reduce_loss_and_grads(loss, grads, len(self.batch))
+        if self.l2_reg:
+            loss = loss + self.penalty(cores)
+            grads = [g + self.l2_reg * c for g, c in zip(grads, cores)]
+        return loss, grads
+
+    def penalty(self, cores):
+        """The ridge term ``0.5 * l2_reg * sum_k ||G_k||^2`` (a backend scalar, 0 without ridge)."""
+        return 0.5 * self.l2_reg * sum((c * c).sum() for c in cores) if self.l2_reg else cores[0].sum() * 0.0
+
+    def value(self, cores):
+        """The objective without gradients: one prediction pass over the batch."""
+        residual = (self.model.predict(cores, self.batch.mode_indices) - self.batch.values
+                    if len(self.batch) else cores[0].sum() * 0.0)
+        sse = (residual * residual).sum()
+        if self.reducer is None:
+            return 0.5 * sse / max(len(self.batch), 1) + self.penalty(cores)
+        count = self.reducer.sum([len(self.batch)])[0]
+        return 0.5 * self.reducer.reduce_sum(sse) / count + self.penalty(cores)
+
+
+def make_objective(model, batch, l2_reg=0.0, reducer=None):
+    """The :class:`Objective` ``cores -> (loss, grads)`` of ``model`` on ``batch``.
+
+    Parameters
+    ----------
+    model, batch, l2_reg, reducer :
+        See :class:`Objective`.
 
     Returns
     -------
-    objective : callable
-        ``objective(cores) -> (loss, grads)``.
+    objective : Objective
     """
-
-    def objective(cores):
-        if len(batch) == 0:  # this rank holds none of the batch: it adds nothing to the sums
-            loss, grads = cores[0].sum() * 0.0, [c * 0.0 for c in cores]
-        else:
-            loss, grads = model.loss_and_grads(cores, batch)
-        if reducer is not None:
-            loss, grads = reducer.reduce_loss_and_grads(loss, grads, len(batch))
-        if l2_reg:
-            penalty = sum((c * c).sum() for c in cores)
-            loss = loss + 0.5 * l2_reg * penalty
-            grads = [g + l2_reg * c for g, c in zip(grads, cores)]
-        return loss, grads
-
-    return objective
+    return Objective(model, batch, l2_reg, reducer)
 
 
 def rmse(model, cores, batch, reducer=None):

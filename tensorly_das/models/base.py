@@ -10,8 +10,9 @@ the squared loss and its gradient are written once here.
 import math
 
 import numpy as np
+import tensorly as tl
 
-from ..backend import concatenate, index_like, to_backend
+from ..backend import backend_of, concatenate, index_like, to_backend
 
 #: Observations handled at once by :meth:`TensorModel.loss_and_grads` and
 #: :meth:`TensorModel.predict`; bounds the temporary memory of a pass (for CP,
@@ -188,6 +189,113 @@ class TensorModel:
         grads : list of arrays, one per core
         """
         raise NotImplementedError
+
+    def design(self, cores, mode_indices, k):
+        """Per-entry design matrix of core ``k``: the contraction of all the other cores.
+
+        Every model is linear in each core once the others are fixed: the prediction at
+        entry ``i`` is ``design[i] @ rows[r_i]``, where ``rows`` is core ``k`` seen as a
+        matrix by :meth:`core_as_rows` and ``r_i`` the row entry ``i`` uses
+        (:meth:`row_mode`). It is the design matrix of core ``k``'s least-squares problem
+        (the block solver of :mod:`tensorly_das.updates.block_ls`).
+
+        Parameters
+        ----------
+        cores, mode_indices :
+            As for :meth:`forward`.
+        k : int
+            The core.
+
+        Returns
+        -------
+        design : array of shape (n, W_k)
+            ``W_k`` is the width of a row of :meth:`core_as_rows`.
+        """
+        raise NotImplementedError
+
+    def row_mode(self, k):
+        """The mode whose index picks the row of core ``k`` an entry uses (None: one row, the
+        whole core, used by every entry, as Tucker's core tensor).
+
+        Parameters
+        ----------
+        k : int
+            The core.
+
+        Returns
+        -------
+        mode : int or None
+        """
+        for n, (core, _) in enumerate(self.mode_axes()):
+            if core == k:
+                return n
+        return None
+
+    def _row_axis(self, k):
+        mode = self.row_mode(k)
+        return None if mode is None else self.mode_axes()[mode][1]
+
+    def core_as_rows(self, core, k):
+        """Core ``k`` as a matrix with one row per index of its mode (:meth:`row_mode`), or
+        one row holding the whole core.
+
+        Parameters
+        ----------
+        core : array
+            Core ``k``.
+        k : int
+            Its position.
+
+        Returns
+        -------
+        rows : array of shape (I, W_k)
+        """
+        axis = self._row_axis(k)
+        if axis is None:
+            return core.reshape(1, -1)
+        with backend_of(core):
+            moved = tl.moveaxis(core, axis, 0)
+            return tl.reshape(moved, (moved.shape[0], -1))
+
+    def rows_as_core(self, rows, k):
+        """The inverse of :meth:`core_as_rows`: core ``k`` of shape ``core_shapes()[k]``.
+
+        Parameters
+        ----------
+        rows : array of shape (I, W_k)
+        k : int
+
+        Returns
+        -------
+        core : array
+        """
+        shape = self.core_shapes()[k]
+        axis = self._row_axis(k)
+        if axis is None:
+            return rows.reshape(shape)
+        moved = (shape[axis],) + tuple(s for a, s in enumerate(shape) if a != axis)
+        with backend_of(rows):
+            return tl.moveaxis(tl.reshape(rows, moved), 0, axis)
+
+    def balance(self, cores):
+        """Rescale the cores in place so that their norms are equal, the tensor unchanged.
+
+        Multiplying core ``k`` by ``c_k`` with ``prod_k c_k = 1`` leaves a multilinear model's
+        predictions as they are; with equal norms, the ridge penalty ``sum_k ||G_k||^2`` is the
+        lowest among those rescalings. Models with finer invariances (CP's columns) override it.
+
+        Parameters
+        ----------
+        cores : list of arrays
+            Updated in place.
+        """
+        with backend_of(cores[0]):
+            norms = tl.sqrt(tl.stack([tl.sum(c * c) for c in cores]))
+            if not bool(tl.all(norms > 0)):
+                return
+            target = tl.exp(tl.mean(tl.log(norms)))
+            for c, norm in zip(cores, norms):
+                c *= target / norm
 
     def entry_width(self):
         """Floats held per observation while a chunk's loss and gradients are computed.

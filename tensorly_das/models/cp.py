@@ -10,7 +10,7 @@ import tensorly as tl
 from tensorly.cp_tensor import CPTensor
 from tensorly.decomposition import parafac
 
-from ..backend import backend_of, scatter_add_transposed, take_rows_transposed, to_numpy
+from ..backend import backend_of, scatter_add_transposed, take_rows, take_rows_transposed, to_numpy
 from ..options import check_positive_int
 from .base import TensorModel
 
@@ -79,6 +79,23 @@ class CPModel(TensorModel):
             if n > 0:
                 suffix = suffix * rows[n]
         return grads
+
+    def design(self, cores, mode_indices, k):
+        others = [take_rows(core, idx) for m, (core, idx) in enumerate(zip(cores, mode_indices)) if m != k]
+        out = others[0]
+        for rows in others[1:]:
+            out = out * rows
+        return out
+
+    def balance(self, cores):
+        # each component separately: column r of every factor gets the geometric mean norm
+        with backend_of(cores[0]):
+            norms = tl.sqrt(tl.stack([tl.sum(c * c, axis=0) for c in cores]))  # (N, R)
+            usable = tl.all(norms > 0, axis=0)
+            safe = tl.where(usable[None, :], norms, tl.ones(norms.shape, **tl.context(norms)))
+            target = tl.exp(tl.mean(tl.log(safe), axis=0))
+            for c, norm in zip(cores, safe):
+                c *= (target / norm)[None, :]
 
     def to_tensorly(self, cores):
         with backend_of(cores[0]):

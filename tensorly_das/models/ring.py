@@ -135,6 +135,15 @@ class TRModel(TensorModel):
             suffix = slices[k] if suffix is None else slices[k] @ suffix
         return grads
 
+    def design(self, cores, mode_indices, k):
+        # d trace(S_1 ... S_N) / d S_k = (S_{k+1} ... S_N S_1 ... S_{k-1})^T
+        slices = [take_rows(core.swapaxes(0, 1), idx) for core, idx in zip(cores, mode_indices)]
+        around = slices[k + 1:] + slices[:k]  # never empty: the order is at least 2
+        chain = around[0]
+        for s in around[1:]:
+            chain = chain @ s
+        return chain.swapaxes(1, 2).reshape(chain.shape[0], -1)
+
     def to_tensorly(self, cores):
         with backend_of(cores[0]):
             return self.tensorly_class(list(cores))

@@ -104,6 +104,24 @@ class TuckerModel(TensorModel):
         ]
         return [core_grad] + factor_grads
 
+    def design(self, cores, mode_indices, k):
+        core, factors = cores[0], cores[1:]
+        rows = [take_rows(a, idx) for a, idx in zip(factors, mode_indices)]
+        n = rows[0].shape[0]
+        with backend_of(core):
+            if k == 0:  # the core tensor: the Kronecker product of the rows (C order)
+                out = rows[0]
+                for r in rows[1:]:
+                    out = (out[:, :, None] * r[:, None, :]).reshape(n, -1)
+                return out
+            mode = k - 1  # factor of ``mode``: the core contracted with every other mode's row
+            order = [m for m in range(len(rows)) if m != mode] + [mode]
+            partial = tl.transpose(core, order)
+            partial = rows[order[0]] @ tl.reshape(partial, (self.rank[order[0]], -1))
+            for m in order[1:-1]:
+                partial = tl.einsum("nr,nrp->np", rows[m], partial.reshape(n, self.rank[m], -1))
+            return partial
+
     def to_tensorly(self, cores):
         with backend_of(cores[0]):
             return TuckerTensor((cores[0], list(cores[1:])))

@@ -1,8 +1,10 @@
-"""Base steps: plain gradient descent and Adam, applied to a list of cores in place."""
+"""Base steps: plain gradient descent and Adam, applied to a list of cores in place, and
+the block least-squares solver (:mod:`.block_ls`)."""
 
 import math
 
 from ..options import SOLVERS
+from .block_ls import BlockLeastSquares
 
 
 class SGD:
@@ -17,13 +19,15 @@ class SGD:
     def __init__(self, lr=1e-2):
         self.lr = lr
 
-    def step(self, cores, grads):
+    def step(self, cores, grads, objective=None):
         """Move ``cores`` in place against ``grads``.
 
         Parameters
         ----------
         cores, grads : list of arrays
             Parameters (updated in place) and their gradients.
+        objective : Objective, optional
+            Unused (a first-order step needs only the gradients).
         """
         for core, g in zip(cores, grads):
             core -= self.lr * g
@@ -50,7 +54,7 @@ class Adam:
         self._m = None
         self._v = None
 
-    def step(self, cores, grads):
+    def step(self, cores, grads, objective=None):
         """Move ``cores`` in place by one Adam step with gradients ``grads``.
 
         The moment estimates are updated first; the step uses their bias-corrected ratio,
@@ -60,6 +64,8 @@ class Adam:
         ----------
         cores, grads : list of arrays
             Parameters (updated in place) and their gradients.
+        objective : Objective, optional
+            Unused.
         """
         b1, b2 = self.betas
         if self._m is None:
@@ -76,7 +82,7 @@ class Adam:
             core -= step_size * m / (v**0.5 + eps)
 
 
-_BASE_STEPS = {"adam": Adam, "sgd": SGD}
+_BASE_STEPS = {"adam": Adam, "sgd": SGD, "als": lambda lr: BlockLeastSquares()}
 assert tuple(_BASE_STEPS) == SOLVERS
 
 
@@ -85,14 +91,14 @@ def make_base_step(solver, lr):
 
     Parameters
     ----------
-    solver : {"adam", "sgd"}
+    solver : {"adam", "sgd", "als"}
         One of :data:`tensorly_das.options.SOLVERS`.
     lr : float
-        Step size.
+        Step size (unused by ``"als"``, which solves).
 
     Returns
     -------
-    step : Adam or SGD
+    step : Adam, SGD or BlockLeastSquares
     """
     try:
         return _BASE_STEPS[solver](lr=lr)

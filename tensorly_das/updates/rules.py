@@ -33,8 +33,11 @@ class PlainUpdate:
 
         Returns
         -------
-        loss, grads : loss and gradients at the point the step started from.
+        loss, grads : loss and gradients at the point the step started from (``grads`` is
+            None for a base step that solves, which evaluates none).
         """
+        if getattr(self.base, "solves", False):
+            return self.base.sweep(cores, grad_fn), None
         loss, grads = grad_fn(cores)
         self.base.step(cores, grads)
         return loss, grads
@@ -161,7 +164,12 @@ def make_update(method, base, **options):
     -------
     update : PlainUpdate, SAMUpdate or DASUpdate
     """
-    try:
-        return _UPDATES[method](base, **options)
-    except KeyError:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}") from None
+    if method not in _UPDATES:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method != "plain" and getattr(base, "solves", False):
+        raise ValueError(
+            f"method={method!r} needs a gradient step (solver 'adam' or 'sgd'): SAM perturbs the "
+            "point a gradient is taken at and DAS rescales the cores beside a gradient step, but "
+            "solver='als' solves each core exactly and already balances the core norms after every "
+            "sweep. Use method='plain' with solver='als'.")
+    return _UPDATES[method](base, **options)

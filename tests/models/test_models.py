@@ -166,3 +166,51 @@ def test_chunked_evaluation_equals_one_chunk(cls, shape, rank, backend, monkeypa
     for a, b in zip(grads_c, grads):
         np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-11, atol=1e-14)
     np.testing.assert_allclose(to_numpy(model.predict(cores, batch.mode_indices)), to_numpy(pred), rtol=1e-13)
+
+
+@pytest.mark.parametrize("cls, shape, rank", CASES, ids=IDS)
+def test_design_rows_times_core_rows_are_the_predictions(cls, shape, rank, backend):
+    # the design of core k is what multiplies the core's rows: it must rebuild every prediction
+    model, cores_np, cores, idx, _, batch = _setup(cls, shape, rank, backend)
+    dense = dense_reconstruction(model, cores_np)[tuple(idx.T)]
+    for k in range(len(cores)):
+        design = to_numpy(model.design(cores, batch.mode_indices, k))
+        rows = to_numpy(model.core_as_rows(cores[k], k))
+        mode = model.row_mode(k)
+        used = rows[idx[:, mode]] if mode is not None else np.repeat(rows, len(idx), axis=0)
+        np.testing.assert_allclose((design * used).sum(1), dense, rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(to_numpy(model.rows_as_core(model.core_as_rows(cores[k], k), k)),
+                                      cores_np[k])
+
+
+@requires_torch
+@pytest.mark.parametrize("cls, shape, rank", CASES, ids=IDS)
+def test_design_is_the_derivative_of_each_prediction(cls, shape, rank):
+    import torch
+
+    model, cores_np, cores, idx, _, batch = _setup(cls, shape, rank, "pytorch", n=6)
+    for k in range(len(cores)):
+        design = model.design(cores, batch.mode_indices, k).numpy()
+        for i in range(len(idx)):
+            leaves = [torch.tensor(c, requires_grad=(j == k)) for j, c in enumerate(cores_np)]
+            with tl.backend_context("pytorch"):
+                value = dense_reconstruction(model, leaves)[tuple(idx[i])]
+            (grad,) = torch.autograd.grad(value, leaves[k])
+            rows = model.core_as_rows(grad, k).numpy()
+            mode = model.row_mode(k)
+            np.testing.assert_allclose(design[i], rows[idx[i, mode]] if mode is not None else rows[0],
+                                       rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls, shape, rank", CASES, ids=IDS)
+def test_balance_keeps_predictions_and_equalizes_norms(cls, shape, rank, backend):
+    model, cores_np, cores, idx, _, batch = _setup(cls, shape, rank, backend)
+    cores[0] = cores[0] * 7.0  # unbalanced on purpose
+    before = to_numpy(model.predict(cores, batch.mode_indices))
+    model.balance(cores)
+    np.testing.assert_allclose(to_numpy(model.predict(cores, batch.mode_indices)), before, rtol=1e-10, atol=1e-12)
+    if isinstance(model, CPModel):  # column by column
+        norms = np.array([np.linalg.norm(to_numpy(c), axis=0) for c in cores])
+    else:
+        norms = np.array([np.linalg.norm(to_numpy(c)) for c in cores])
+    np.testing.assert_allclose(norms, np.broadcast_to(norms[0], norms.shape), rtol=1e-10)

@@ -125,7 +125,10 @@ def test_random_starts_on_unseen_slices_cannot_predict_wildly():
     scores = []
     for seed in range(4):
         with pytest.warns(UnobservedSliceWarning, match="mode 0: 1 of 10 rows"):
-            est = td.CPCompletion(2, init="random", shape=obs.shape, max_iter=300, random_state=seed).fit(
+            # Adam: from random start 1, block least squares lands in a local solution
+            # (training R^2 0.85), which no row filling can make predict well
+            est = td.CPCompletion(2, init="random", solver="adam", shape=obs.shape, max_iter=300,
+                                  random_state=seed).fit(
                 train.indices, train.values)
         scores.append(est.score(unseen))
     # the unseen slice is predicted as an average slice; left at its random draw, seed 3 scored -4.8
