@@ -9,6 +9,7 @@ and ``P_obs`` of them on rows that have observations (see :mod:`tensorly_das.mod
 - the optimizer's arrays on the observed rows, O(P_obs) (gradients, Adam moments, best state);
 - one chunk of per-entry work, O(min(nnz, CHUNK_SIZE) * width) (see
   :meth:`~tensorly_das.models.TensorModel.entry_width`);
+- with block least squares, its layouts, O(nnz * K), and normal equations, O(rows * W^2);
 - before the fit, the spectral start's work (:func:`~tensorly_das.starts.spectral.spectral_memory`).
 """
 
@@ -70,7 +71,7 @@ def format_bytes(n):
     return f"{n / 1000:.3g} PB"
 
 
-def estimate_fit_memory(model, nnz, itemsize=8):
+def estimate_fit_memory(model, nnz, itemsize=8, solver="adam"):
     """Estimated peak bytes of a fit of ``model`` to ``nnz`` observations.
 
     Parameters
@@ -81,12 +82,16 @@ def estimate_fit_memory(model, nnz, itemsize=8):
         Observed entries.
     itemsize : int
         Bytes per float of the fit (8 for float64, 4 for float32).
+    solver : str
+        The base step; ``"als"`` adds its layouts and normal equations
+        (:func:`~tensorly_das.updates.block_ls.solver_memory`).
 
     Returns
     -------
     bytes : int
     """
     from .models.base import CHUNK_SIZE
+    from .updates.block_ls import solver_memory
     from .starts.spectral import spectral_memory
 
     order = len(model.shape)
@@ -99,6 +104,8 @@ def estimate_fit_memory(model, nnz, itemsize=8):
         observed[k] = tuple(shape)
     trained = sum(math.prod(s) for s in observed)
     fit = FIT_COPIES * itemsize * trained + min(nnz, CHUNK_SIZE) * model.entry_width() * itemsize
+    if solver == "als":
+        fit += solver_memory(model, nnz, itemsize)
     return int(
         OBSERVATION_COPIES * nnz * (8 * order + itemsize)
         + FULL_CORE_COPIES * 8 * full
@@ -106,7 +113,7 @@ def estimate_fit_memory(model, nnz, itemsize=8):
     )
 
 
-def check_fit_memory(model, nnz, itemsize=8, max_memory=None):
+def check_fit_memory(model, nnz, itemsize=8, max_memory=None, solver="adam"):
     """Raise :class:`MemoryBudgetError`, naming the estimate, when a fit would not fit.
 
     Parameters
@@ -119,11 +126,13 @@ def check_fit_memory(model, nnz, itemsize=8, max_memory=None):
         Bytes per float of the fit.
     max_memory : int, float, str or None
         The budget (None: the available memory).
+    solver : str
+        The base step (see :func:`estimate_fit_memory`).
     """
     limit = budget(max_memory)
     if limit is None:
         return
-    need = estimate_fit_memory(model, nnz, itemsize)
+    need = estimate_fit_memory(model, nnz, itemsize, solver)
     if need > limit:
         source = "max_memory" if max_memory is not None else "the available memory"
         raise MemoryBudgetError(

@@ -416,8 +416,10 @@ def build_parser():
                           "estimated above it are refused before any heavy work")
     fit.add_argument("--n-init", type=int, default=_DEFAULTS.n_init, help="random starts")
     fit.add_argument("--method", default=_DEFAULTS.method, choices=METHODS, help="update rule")
-    fit.add_argument("--solver", default=_DEFAULTS.solver, choices=SOLVERS, help="base step")
-    fit.add_argument("--lr", type=float, default=_DEFAULTS.lr, help="learning rate")
+    fit.add_argument("--solver", default=_DEFAULTS.solver, choices=SOLVERS + ("auto",),
+                     help="base step: block least squares ('als'), Adam or SGD; 'auto' (default): 'als' for "
+                          "the plain method on full batches, else Adam")
+    fit.add_argument("--lr", type=float, default=_DEFAULTS.lr, help="learning rate (Adam, SGD)")
     fit.add_argument("--das-alpha", type=float, default=_DEFAULTS.das_alpha, help="DAS strength")
     fit.add_argument("--sam-rho", type=float, default=_DEFAULTS.sam_rho, help="SAM radius")
     fit.add_argument("--alpha", dest="old_alpha", type=float, help=argparse.SUPPRESS)  # deprecated

@@ -7,6 +7,7 @@ case also checks that the caller's arrays are untouched and that nothing was fit
 
 import copy
 import io
+import itertools
 import pickle
 import warnings
 
@@ -573,18 +574,18 @@ def test_memory_estimate_bounds_the_measured_peak():
         (td.TTCompletion, (1, 4, 4, 1), (60, 60, 60), 60_000),
         (td.TRCompletion, (3, 3, 3, 3), (60, 60, 60), 60_000),
     ]
-    for cls, rank, shape, nnz in cases:
+    for (cls, rank, shape, nnz), solver in itertools.product(cases, ("als", "adam")):
         rng = np.random.default_rng(0)
         idx = np.unique(np.column_stack([rng.integers(0, s, nnz) for s in shape]), axis=0)
         values = rng.standard_normal(len(idx))
-        est = cls(rank=rank, max_iter=3, random_state=0)
+        est = cls(rank=rank, max_iter=3, random_state=0, solver=solver)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tracemalloc.start()
             est.fit(idx, values)
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
-        estimate = estimate_fit_memory(est.model_, len(idx))
+        estimate = estimate_fit_memory(est.model_, len(idx), solver=est.solver_)
         assert peak <= estimate <= 10 * peak, (cls.__name__, shape, peak, estimate)
 
 

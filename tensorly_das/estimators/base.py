@@ -214,7 +214,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             obs = as_observations(X, y, mask, shape=self.shape)
             check_value_range(obs.values, dtype)
             model = self._model_class(obs.shape, self.rank)
-            check_fit_memory(model, obs.nnz, np.dtype(dtype).itemsize, self.max_memory)
+            check_fit_memory(model, obs.nnz, np.dtype(dtype).itemsize, self.max_memory, self._solver())
         except (ValueError, TypeError, MemoryError) as err:
             if reducer is None:
                 raise

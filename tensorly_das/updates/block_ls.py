@@ -48,6 +48,37 @@ EXACT_WIDTH = 512
 CG_ITERATIONS = 10
 
 
+def solver_memory(model, nnz, itemsize=8):
+    """Bytes block least squares holds beyond a first-order fit: the per-core layouts (entry
+    positions and padding mask, at most twice the entries each), the largest exact core's
+    normal equations and one chunk's workspace.
+
+    Parameters
+    ----------
+    model : TensorModel
+        The model (shape and rank).
+    nnz : int
+        Training entries.
+    itemsize : int
+        Bytes per float.
+
+    Returns
+    -------
+    bytes : int
+    """
+    n_cores = len(model.core_shapes())
+    normal = 0
+    for k in range(n_cores):
+        width = BlockLeastSquares.width(model, k)
+        mode = model.row_mode(k)
+        rows = 1 if mode is None else min(model.shape[mode], nnz)
+        if width <= EXACT_WIDTH:
+            normal = max(normal, 3 * rows * width * (width + 1) * itemsize)
+    layout = n_cores * 2 * nnz * (8 + 1)
+    workspace = 4 * CHUNK_FLOATS * itemsize + 8 * len(model.shape) * CHUNK_FLOATS
+    return int(layout + normal + workspace)
+
+
 class _Chunk:
     """A block of padded pieces: entry positions, the padding mask and each piece's row."""
 
