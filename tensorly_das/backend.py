@@ -144,6 +144,20 @@ def index_add_rows(out, index, rows):
         out[index] += rows
 
 
+def add_segments(values, starts):
+    """Sums of consecutive runs of ``values`` along axis 0; run ``j`` begins at ``starts[j]``
+    (a NumPy int array whose first element is 0)."""
+    if is_torch(values):
+        import torch
+
+        counts = np.diff(np.r_[starts, values.shape[0]])
+        segment = torch.repeat_interleave(torch.arange(len(starts), device=values.device),
+                                          torch.as_tensor(counts, device=values.device))
+        out = torch.zeros((len(starts),) + tuple(values.shape[1:]), dtype=values.dtype, device=values.device)
+        return out.index_add_(0, segment, values)
+    return np.add.reduceat(values, starts, axis=0)
+
+
 def batched_solve(matrices, rhs):
     """Solutions ``x[i]`` of ``matrices[i] @ x[i] = rhs[i]`` for a (n, W, W) stack and (n, W) ``rhs``."""
     if is_torch(matrices):

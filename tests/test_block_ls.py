@@ -60,14 +60,16 @@ def test_small_chunks_give_the_same_sweep(cls, rank, backend, monkeypatch):
     ref = [c.clone() if hasattr(c, "clone") else c.copy() for c in cores]
     BlockLeastSquares().step(ref, None, objective)
     monkeypatch.setattr(block_ls, "CHUNK_FLOATS", 40)
+    monkeypatch.setattr(block_ls, "MAX_PIECE", 3)  # rows cut in pieces, several in one chunk
     BlockLeastSquares().step(cores, None, objective)
     for a, b in zip(cores, ref):
         np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("max_floats", [1, 7, 64, 1 << 19])
-def test_layout_places_every_entry_once(max_floats, monkeypatch):
+@pytest.mark.parametrize("max_floats, max_piece", [(1, 512), (7, 512), (64, 512), (1 << 19, 512), (1 << 19, 4)])
+def test_layout_places_every_entry_once(max_floats, max_piece, monkeypatch):
     monkeypatch.setattr(block_ls, "CHUNK_FLOATS", max_floats)
+    monkeypatch.setattr(block_ls, "MAX_PIECE", max_piece)
     rng = np.random.default_rng(0)
     rows = rng.integers(0, 9, size=200) ** 2 % 13  # uneven counts, some rows empty
     chunks = build_layout(rows, 13, 3, np.zeros(1))
@@ -76,9 +78,12 @@ def test_layout_places_every_entry_once(max_floats, monkeypatch):
         slots = chunk.slots.reshape(chunk.n_pieces, chunk.length)
         mask = np.ones(slots.shape, bool) if chunk.mask is None else chunk.mask.reshape(slots.shape)
         assert chunk.n_pieces * chunk.length * 3 <= max(max_floats, chunk.length * 3)
-        for piece, target in zip(range(chunk.n_pieces), chunk.targets):
+        assert chunk.length <= max(max_piece, 1)
+        starts = np.arange(chunk.n_pieces) if chunk.segments is None else chunk.segments
+        piece_target = np.repeat(chunk.targets, np.diff(np.r_[starts, chunk.n_pieces]))
+        for piece, target in enumerate(piece_target):
             assert np.all(rows[slots[piece][mask[piece]]] == target)  # a piece holds one row
-        assert len(set(chunk.targets.tolist())) == chunk.n_pieces  # no row twice in a chunk
+        assert len(set(chunk.targets.tolist())) == len(chunk.targets)  # each row added once
         seen.extend(slots[mask].tolist())
     assert sorted(seen) == list(range(200))
 

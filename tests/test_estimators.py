@@ -113,7 +113,7 @@ def test_sklearn_clone_params_and_gridsearch():
 
 def test_early_stopping_keeps_best_state():
     obs, _ = low_rank_problem(fraction=0.3, noise=0.5, seed=2)
-    est = CPCompletion(rank=8, method="plain", lr=0.05, max_iter=400, n_iter_no_change=30, random_state=0).fit(obs)
+    est = CPCompletion(rank=8, method="plain", l2_reg=0.0, lr=0.05, max_iter=400, n_iter_no_change=30, random_state=0).fit(obs)
     val = np.array(est.history_["val_rmse"])
     # an over-ranked fit of noisy data overfits: the validation error turns up and the fit stops
     assert est.stopped_ == "no_change" and est.n_iter_ < 400
@@ -248,7 +248,7 @@ def test_n_init_keeps_the_start_with_the_lowest_validation_error(monkeypatch):
     from .conftest import model_problem
 
     obs, _ = model_problem(CPModel, (20, 18, 16), 3, fraction=0.3, seed=0)
-    single = CPCompletion(rank=3, random_state=0, max_iter=300).fit(obs)
+    single = CPCompletion(rank=3, l2_reg=0.0, random_state=0, max_iter=300).fit(obs)
     results = []
 
     def recording_fit_cores(*args, **kwargs):
@@ -257,7 +257,7 @@ def test_n_init_keeps_the_start_with_the_lowest_validation_error(monkeypatch):
 
     base_fit_cores = base.fit_cores
     monkeypatch.setattr(base, "fit_cores", recording_fit_cores)
-    multi = CPCompletion(rank=3, random_state=0, n_init=4, max_iter=300).fit(obs)
+    multi = CPCompletion(rank=3, l2_reg=0.0, random_state=0, n_init=4, max_iter=300).fit(obs)
     errors = [r["best_val_rmse"] for r in results]
     assert len(errors) == 4 and len(set(errors)) > 1  # four different starts
     # the first start is the single fit's (same random stream); the kept one is the best
@@ -301,16 +301,17 @@ def test_l2_reg_auto_keeps_the_strength_that_validates_best():
     obs, _ = low_rank_problem(fraction=0.3, noise=0.5, seed=2)
     est = CPCompletion(rank=6, l2_reg="auto", max_iter=300, n_iter_no_change=30, random_state=0).fit(obs)
     strengths, errors = zip(*est.l2_path_)
-    assert len(strengths) >= 3 and strengths[0] > strengths[1] > 0  # strongest first
-    assert est.l2_reg_ == strengths[int(np.argmin(errors))]
+    assert len(strengths) >= 3 and strengths[0] == 0 < strengths[1] < strengths[2]  # weakest first
+    assert est.l2_reg_ == strengths[int(np.argmin(errors))] > 0  # this noisy fit needs a ridge
     assert est.best_val_rmse_ == pytest.approx(min(errors), rel=1e-12)
-    # each strength is an ordinary fit from the same start: refitting the chosen one agrees
-    again = CPCompletion(rank=6, l2_reg=est.l2_reg_, max_iter=300, n_iter_no_change=30, random_state=0).fit(obs)
-    assert again.best_val_rmse_ == pytest.approx(est.best_val_rmse_, rel=1e-9)
-    # a number still works, and "auto" needs validation entries
+    assert min(errors) < 0.95 * errors[0]
+    # the path's first step is the ordinary fit without ridge, from the same start
+    free = CPCompletion(rank=6, l2_reg=0.0, max_iter=300, n_iter_no_change=30, random_state=0).fit(obs)
+    assert free.best_val_rmse_ == pytest.approx(errors[0], rel=1e-9)
+    # a number still works, and "auto" without validation entries has nothing to choose on: 0
     assert CPCompletion(rank=2, l2_reg=1e-3, max_iter=5).fit(obs).l2_reg_ == 1e-3
-    with pytest.raises(ValueError, match="early_stopping"):
-        CPCompletion(rank=2, l2_reg="auto", early_stopping=False, max_iter=5).fit(obs)
+    free = CPCompletion(rank=2, l2_reg="auto", early_stopping=False, max_iter=5).fit(obs)
+    assert free.l2_reg_ == 0.0 and free.l2_path_ is None
     with pytest.raises(ValueError, match="l2_reg"):
         CPCompletion(rank=2, l2_reg="tuned", max_iter=5).fit(obs)
 
@@ -324,7 +325,7 @@ def test_ridge_reference_carries_the_data_units():
     s = 10.0  # data 10x larger: balanced cores 10^(1/3)x larger, the ridge scales as s^(2 - 2/3)
     assert reference_strength([c * s ** (1 / 3) for c in cores], 2.0 * s**2) == pytest.approx(base * s ** (4 / 3))
     # the search stops after two strengths in a row validate worse than the best
-    errors = {1.0: 0.9, 0.3: 0.5, 0.1: 0.6, 0.03: 0.7, 0.01: 0.1}
+    errors = {0.0: 0.9, 0.01: 0.5, 0.03: 0.6, 0.1: 0.7, 0.3: 0.1, 1.0: 0.05}
     tried = []
 
     def fit_with(strength):
@@ -332,4 +333,4 @@ def test_ridge_reference_carries_the_data_units():
         return errors[round(strength, 6)], strength
 
     strength, outcome, path = search_strength(fit_with, 1.0)
-    assert strength == outcome == 0.3 and tried == [1.0, 0.3, 0.1, 0.03] and len(path) == 4
+    assert strength == outcome == 0.01 and tried == [0.0, 0.01, 0.03, 0.1] and len(path) == 4

@@ -3,6 +3,7 @@ model, an update rule and the fit loop together."""
 
 import copy
 import functools
+import math
 import numbers
 import time
 import warnings
@@ -12,6 +13,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Hidden, StrOptions
 
 from ..backend import check_backend, check_device, check_dtype, to_backend, to_numpy
+from ..backend import copy as copy_array
 from ..fit import DivergenceError, fit_cores, rmse
 from ..budget import check_fit_memory
 from ..models import Batch
@@ -40,6 +42,8 @@ RENAMED = {"alpha": "das_alpha", "rho": "sam_rho", "alpha_schedule": "das_alpha_
 _DEPRECATED = Hidden(StrOptions({"deprecated"}))
 #: ``n_iter_no_change="auto"``: patience in sweeps of block least squares and in gradient passes
 AUTO_PATIENCE = {"als": 20, "gradient": 200}
+#: ``l2_reg="auto"``: share of the patience given to each warm-started step of the ridge path
+PATH_PATIENCE = 0.25
 
 
 class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstimator):
@@ -88,7 +92,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
     def __init__(self, rank=5, *, method="plain", solver="auto", lr=0.05, das_alpha=1.0, sam_rho=0.05,
                  das_alpha_schedule="linear", max_iter=5000, tol=1e-4, batch_size=None,
                  early_stopping=True, validation_fraction=0.1, n_iter_no_change="auto", n_init=1,
-                 l2_reg=0.0, init="spectral", shape=None, sam_adaptive=False,
+                 l2_reg="auto", init="spectral", shape=None, sam_adaptive=False,
                  das_denominator="squared", das_deviation="paper", das_max_scale=0.05,
                  das_rebalance=False, distributed=False, backend="numpy", device="cpu",
                  dtype="float64", max_memory=None, random_state=None, verbose=False, warm_start=False,
@@ -248,16 +252,19 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         returns (fit's outcome, strength, path of (strength, validation error))."""
         if self.l2_reg != "auto":
             return fit(rng, self.l2_reg), self.l2_reg, None
-        if not self.early_stopping:
-            raise ValueError("l2_reg='auto' chooses on the validation entries: it needs early_stopping=True")
+        if not self.early_stopping:  # nothing to choose on: no ridge
+            return fit(rng, 0.0), 0.0, None
         if self._warm(model)[0] and getattr(self, "l2_reg_", None) is not None:
             return fit(rng, self.l2_reg_), self.l2_reg_, self.l2_path_  # a warm fit keeps its choice
         probe = self._initial_cores(model, train, copy.deepcopy(rng), reducer)
-        passes = []
+        passes, previous = [], []
 
-        def fit_with(strength):  # every strength starts from the same starts (a copy of rng)
-            outcome = fit(copy.deepcopy(rng), strength)
+        def fit_with(strength):
+            # the first strength fits from the starts (a copy of rng: every start as without
+            # "auto"); each weaker one continues from the previous strength's fitted cores
+            outcome = fit(copy.deepcopy(rng), strength, path_cores=previous[-1] if previous else None)
             passes.append(outcome[4])
+            previous.append((outcome[0], outcome[3]))
             return outcome[1]["best_val_rmse"], outcome
 
         energy = [float(np.sum(np.square(train.values))), float(len(train.values))]
@@ -266,16 +273,24 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         return (*outcome[:4], sum(passes)), l2, path
 
     def _fit_starts(self, model, rows, train, train_batch, val_batch, rng, l2_reg, *, reducer, backend,
-                    dtype, options):
+                    dtype, options, path_cores=None):
         """Run every start (one when warm) on the observed rows with ridge ``l2_reg``; returns
         the best start's (restricted cores, result, update, (full start cores, named)) and the
-        passes run."""
+        passes run. ``path_cores`` (a previous strength's (restricted cores, start)) is the one
+        start of a step along the ridge path of ``l2_reg="auto"``."""
         warm_cores, warm = self._warm(model)
         best, passes, diverged = None, 0, []
-        n_starts = 1 if warm_cores else self.n_init
+        n_starts = 1 if warm_cores or path_cores is not None else self.n_init
+        patience = self._patience()
+        if path_cores is not None:  # a step along the path starts near its answer
+            patience = max(1, math.ceil(PATH_PATIENCE * patience))
         for start in range(n_starts):
-            full = self._initial_cores(model, train, rng, reducer, warm_cores, start == 0)
-            cores = [to_backend(c, backend, self.device, dtype) for c in rows.take(full)]
+            if path_cores is not None:
+                cores, origin = [copy_array(c) for c in path_cores[0]], path_cores[1]
+            else:
+                full = self._initial_cores(model, train, rng, reducer, warm_cores, start == 0)
+                cores = [to_backend(c, backend, self.device, dtype) for c in rows.take(full)]
+                origin = (full, not warm_cores)
             if reducer is not None:
                 reducer.broadcast_(cores)  # every rank starts from rank 0's cores
             update = self._make_update(warm, options, rows)
@@ -283,7 +298,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             try:
                 result = fit_cores(
                     rows.model, cores, train_batch, update, val=val_batch, max_iter=self.max_iter,
-                    tol=self.tol, n_iter_no_change=self._patience(),
+                    tol=self.tol, n_iter_no_change=patience,
                     batch_size=self.batch_size, rng=rng, verbose=self.verbose, history=history,
                     start_iter=len(history["loss"]) if warm else 0, l2_reg=l2_reg,
                     reducer=reducer,
@@ -295,7 +310,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             passes += result["n_iter"]
             score = result["best_val_rmse"] if val_batch is not None else result["history"]["loss"][-1]
             if best is None or score < best[0]:
-                best = (score, cores, result, update, (full, not warm_cores))
+                best = (score, cores, result, update, origin)
         self._report_diverged(diverged, n_starts, best is None)
         return best[1], best[2], best[3], best[4], passes
 

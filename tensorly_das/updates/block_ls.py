@@ -34,12 +34,14 @@ import math
 import numpy as np
 import tensorly as tl
 
-from ..backend import backend_of, batched_solve, index_add_rows, index_like, to_numpy
+from ..backend import add_segments, backend_of, batched_solve, index_add_rows, index_like, to_numpy
 
 #: relative ridge added to every row's system: this fraction of its mean diagonal
 RIDGE_FLOOR = 1e-6
 #: design numbers (slots x W) handled per chunk: bounds the temporary memory of a sweep
-CHUNK_FLOATS = 1 << 19
+CHUNK_FLOATS = 1 << 17
+#: entries per piece: longer rows are cut, so padding to a power of two wastes little
+MAX_PIECE = 512
 #: cores whose rows have more unknowns than this are solved by conjugate gradients instead
 #: (forming W x W normal equations costs nnz * W^2: 690 GFlop per sweep for Kinetic's
 #: (8, 8, 8, 8) Tucker core, whose W is 4096)
@@ -80,13 +82,21 @@ def solver_memory(model, nnz, itemsize=8):
 
 
 class _Chunk:
-    """A block of padded pieces: entry positions, the padding mask and each piece's row."""
+    """A block of padded pieces: entry positions, the padding mask, the rows they add to and,
+    when a row has several pieces here, where each row's pieces start (None: one piece per row).
+    """
 
-    __slots__ = ("slots", "mask", "targets", "n_pieces", "length")
+    __slots__ = ("slots", "mask", "targets", "n_pieces", "length", "segments")
 
-    def __init__(self, slots, mask, targets, n_pieces, length):
+    def __init__(self, slots, mask, targets, n_pieces, length, segments=None):
         self.slots, self.mask, self.targets = slots, mask, targets
-        self.n_pieces, self.length = n_pieces, length
+        self.n_pieces, self.length, self.segments = n_pieces, length, segments
+
+    def per_row(self, stats):
+        """Per-piece ``stats`` summed over each row's pieces (one entry per target)."""
+        if self.segments is None:
+            return stats
+        return add_segments(stats, self.segments)
 
 
 def _pieces(row_of_entry, n_rows, max_length):
@@ -124,12 +134,13 @@ def build_layout(row_of_entry, n_rows, width, like):
     chunks : list of _Chunk
     """
     max_slots = max(1, CHUNK_FLOATS // width)
-    order, start, length, piece_row = _pieces(row_of_entry, n_rows, max_slots)
-    padded = np.minimum(2 ** np.ceil(np.log2(np.maximum(length, 1))).astype(np.int64), max_slots)
+    piece_length = min(max_slots, MAX_PIECE)
+    order, start, length, piece_row = _pieces(row_of_entry, n_rows, piece_length)
+    padded = np.minimum(2 ** np.ceil(np.log2(np.maximum(length, 1))).astype(np.int64), piece_length)
     padded = np.maximum(padded, length)
     chunks = []
     for size in np.unique(padded):
-        pieces = np.flatnonzero(padded == size)
+        pieces = np.flatnonzero(padded == size)  # in row order: a row's pieces are consecutive
         per_chunk = max(1, max_slots // int(size))
         for s in range(0, len(pieces), per_chunk):
             group = pieces[s : s + per_chunk]
@@ -137,8 +148,12 @@ def build_layout(row_of_entry, n_rows, width, like):
             valid = offsets < length[group, None]
             positions = np.where(valid, start[group, None] + offsets, start[group, None])
             mask = None if valid.all() else index_like(valid.ravel(), like)
+            rows = piece_row[group]
+            first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # each row's first piece
+            segments = None if len(first) == len(rows) else first
             chunks.append(_Chunk(index_like(order[positions.ravel()], like), mask,
-                                 index_like(piece_row[group], like), len(group), int(size)))
+                                 index_like(rows if segments is None else rows[first], like),
+                                 len(group), int(size), segments))
     return chunks
 
 
@@ -319,8 +334,9 @@ class BlockLeastSquares:
                     values = values * chunk.mask
                 design = design.reshape(chunk.n_pieces, chunk.length, width)
                 design_t = design.swapaxes(1, 2)
-                index_add_rows(gram, chunk.targets, design_t @ design)
-                index_add_rows(rhs, chunk.targets, (design_t @ values.reshape(chunk.n_pieces, -1, 1))[..., 0])
+                index_add_rows(gram, chunk.targets, chunk.per_row(design_t @ design))
+                index_add_rows(rhs, chunk.targets,
+                               chunk.per_row((design_t @ values.reshape(chunk.n_pieces, -1, 1))[..., 0]))
             if objective.reducer is not None:
                 gram = objective.reducer.reduce_sum(gram)
                 rhs = objective.reducer.reduce_sum(rhs)
