@@ -240,6 +240,36 @@ def scalars_to_host(values):
     return [next(it) if v is not None else float("nan") for v in values]
 
 
+#: per-pass work (floats: observations x the model's entry width) below which a torch fit on the CPU
+#: runs with one intra-op thread: torch's threads on busy cores made such passes 2-20x slower in
+#: ``benchmarks/pass_cost.py --load``, and gained at most 1.4x on a quiet machine
+SMALL_TORCH_WORK = 10**7
+
+
+@contextmanager
+def torch_cpu_threads(backend, device, work):
+    """Scope of a fit: one torch thread for a small fit on the CPU (restored after), else as is.
+
+    Parameters
+    ----------
+    backend, device : str
+        Where the fit runs; only ``"pytorch"`` on a CPU device is affected.
+    work : float
+        Floats of per-entry work per pass (observations x entry width).
+    """
+    if backend != "pytorch" or not str(device).startswith("cpu") or work >= SMALL_TORCH_WORK:
+        yield
+        return
+    import torch
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
 def check_device(backend, device):
     """Raise a clear error when ``device`` cannot be used with ``backend`` here.
 

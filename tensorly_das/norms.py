@@ -6,9 +6,10 @@ and return arrays of the same backend on the same device: nothing is copied to
 the host, so they can run every step.
 """
 
+import numpy as np
 import tensorly as tl
 
-from .backend import backend_of
+from .backend import backend_of, is_torch
 
 
 def _check_cores(cores, name="cores"):
@@ -32,8 +33,12 @@ def squared_core_norms(cores):
         Same backend and device as the cores.
     """
     cores = _check_cores(cores)
-    with backend_of(cores[0]):
-        return tl.stack([tl.sum(core * core) for core in cores])
+    sums = [core.reshape(-1) @ core.reshape(-1) for core in cores]  # no temporary squares
+    if is_torch(cores[0]):
+        import torch
+
+        return torch.stack(sums)
+    return np.array(sums)
 
 
 def core_norms(cores):
@@ -93,9 +98,8 @@ def deviation_of_squared_norms(sq):
     -------
     Q : scalar array (0-d)
     """
-    with backend_of(sq):
-        centred = sq - tl.mean(sq)
-        return tl.sum(centred * centred)
+    centred = sq - sq.mean()  # array methods: NumPy and torch alike, no backend switch
+    return (centred * centred).sum()
 
 
 def norm_gradient_covariance(cores, grads):
@@ -134,5 +138,4 @@ def covariance_of_squared_norms(core_sq, grad_sq):
     -------
     cov : scalar array (0-d)
     """
-    with backend_of(core_sq):
-        return tl.mean((core_sq - tl.mean(core_sq)) * (grad_sq - tl.mean(grad_sq)))
+    return ((core_sq - core_sq.mean()) * (grad_sq - grad_sq.mean())).mean()

@@ -334,3 +334,28 @@ def test_ridge_reference_carries_the_data_units():
 
     strength, outcome, path = search_strength(fit_with, 1.0)
     assert strength == outcome == 0.01 and tried == [0.0, 0.01, 0.03, 0.1] and len(path) == 4
+
+
+@requires_torch
+def test_small_torch_fits_on_cpu_use_one_thread_and_restore_the_setting(monkeypatch):
+    import torch
+
+    from tensorly_das import backend as backend_module
+
+    seen = []
+    obs, _ = low_rank_problem(fraction=0.5)
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        est = CPCompletion(rank=3, backend="pytorch", max_iter=3, l2_reg=0.0)
+        monkeypatch.setattr(est, "_fit_l2", lambda *a, **k: (seen.append(torch.get_num_threads()),
+                                                             CPCompletion._fit_l2(est, *a, **k))[1])
+        est.fit(obs)
+        assert seen == [1]  # inside the fit
+        assert torch.get_num_threads() == 2  # restored
+        monkeypatch.setattr(backend_module, "SMALL_TORCH_WORK", 0)  # a "large" fit keeps the threads
+        seen.clear()
+        est.fit(obs)
+        assert seen == [2]
+    finally:
+        torch.set_num_threads(saved)

@@ -113,10 +113,13 @@ def fit_cores(model, cores, train, update, val=None, *, max_iter=1000, tol=1e-4,
             snapshot = guard.checkpoint(cores)
             val_err = rmse(model, cores, val, reducer) if val is not None else None
             step = stepper.run_pass(cores)
-            q = deviation_of_squared_norms(step.core_sq)
-            cov = (None if step.grads is None  # a solving base step evaluates no gradient
-                   else covariance_of_squared_norms(step.core_sq, squared_core_norms(step.grads)))
-            loss, val_h, q, cov = scalars_to_host([step.loss, val_err, q, cov])
+            # one host transfer; Q and the covariance are then a few floats of host arithmetic
+            grad_sq = [] if step.grads is None else list(squared_core_norms(step.grads))
+            loss, val_h, *norms = scalars_to_host([step.loss, val_err, *step.core_sq, *grad_sq])
+            core_sq, grad_sq = np.array(norms[: len(cores)]), np.array(norms[len(cores):])
+            q = float(deviation_of_squared_norms(core_sq))
+            # a solving base step evaluates no gradient: no covariance
+            cov = float(covariance_of_squared_norms(core_sq, grad_sq)) if len(grad_sq) else math.nan
             guard.check(cores, it + 1, loss, 0.0 if val is None else val_h)
             stop = monitor.record(it, snapshot, loss, val_h, q, cov)
             guard.check_growth(cores, it + 1, loss, monitor.first_loss, monitor.best_cores)
