@@ -103,12 +103,15 @@ def select_and_fit(fit, settings, train, seed=0):
 
 
 def ours(model, **params):
-    """``fit`` for our estimator of ``model``; a setting is ``(rank, l2_reg)``."""
+    """``fit`` for our estimator of ``model``; a setting is ``(rank, l2_reg)`` or a rank alone
+    (``l2_reg`` then stays at ``params``' value or the default, ``"auto"``)."""
     cls = MODELS[model]
 
     def fit(train, setting, seed):
-        rank, l2_reg = setting
-        est = cls(rank=rank, l2_reg=l2_reg, random_state=seed, **params).fit(train)
+        extra = dict(params)
+        if isinstance(setting, tuple) and len(setting) == 2 and not isinstance(setting[1], int):
+            setting, extra["l2_reg"] = setting
+        est = cls(rank=setting, random_state=seed, **extra).fit(train)
         return est.predict
 
     return fit

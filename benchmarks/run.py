@@ -45,6 +45,7 @@ BENCHMARKS = {
     "nn_digits": (["-m", "benchmarks.nn_digits"], ["--seeds", "1", "--experiment", "noise"]),
     "bench_torch_optim": (["-m", "benchmarks.bench_torch_optim"], ["--repeats", "5", "--sides", "8", "32"]),
     "distributed_scaling": (["-m", "benchmarks.distributed_scaling"], None),
+    "pass_cost": (["-m", "benchmarks.pass_cost", "--load"], ["--passes", "20", "--cases", "il2"]),
 }
 
 

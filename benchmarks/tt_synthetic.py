@@ -55,14 +55,16 @@ def main():
     parser.add_argument("--rank", type=int, default=3)
     args = parser.parse_args()
     runners = {
-        "plain (defaults, lr 0.05)": ours(method="plain"),
-        "plain lr 0.1": ours(method="plain", lr=0.1),
+        "defaults (ALS, l2 auto)": ours(),
+        "ALS, l2_reg=0": ours(l2_reg=0.0),
+        "Adam lr 0.05, l2_reg=0": ours(method="plain", solver="adam", l2_reg=0.0),
+        "Adam lr 0.1, l2_reg=0": ours(method="plain", solver="adam", lr=0.1, l2_reg=0.0),
         "SAM rho=0.05 lr 0.1": ours(method="sam", lr=0.1),
         "DAS (paper form) lr 0.1": ours(method="das", lr=0.1),
         "DAS relative a=0.1 lr 0.1": ours(method="das", lr=0.1, das_alpha=0.1, das_deviation="relative"),
         "DAS rel. a=0.1 rebal. lr 0.1": ours(method="das", lr=0.1, das_alpha=0.1, das_deviation="relative",
                                              das_rebalance=True),
-        "plain lr 0.05, n_init=3": ours(method="plain", n_init=3),
+        "defaults, n_init=3": ours(n_init=3),
     }
     if peers.available("tntorch"):
         runners["tntorch optimize (defaults)"] = peers.tntorch_tt

@@ -47,7 +47,7 @@ MAX_PIECE = 512
 #: (8, 8, 8, 8) Tucker core, whose W is 4096)
 EXACT_WIDTH = 512
 #: conjugate-gradient iterations per wide core and sweep, from the current core
-CG_ITERATIONS = 10
+CG_ITERATIONS = 5
 
 
 def solver_memory(model, nnz, itemsize=8):
