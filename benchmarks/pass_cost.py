@@ -15,7 +15,9 @@ For each case (a real tensor of ``benchmarks.real_data`` and a model), in one ru
 Every row runs on NumPy and on torch (CPU), each with one thread and with one per CPU (torch's
 threads and the BLAS threads NumPy's products use, set with ``threadpoolctl``).
 ``--load`` repeats the table with one busy process per CPU running beside it (a shared server
-or CI box), where torch's default threads wait for busy cores.
+or CI box), where threads wait for busy cores. The estimators' own choice of threads for small
+fits (:func:`tensorly_das.backend.small_fit_threads`) is turned off here, so each row runs with
+the threads it names.
 """
 
 import argparse
@@ -65,6 +67,9 @@ def measure(case, backend, threads, passes):
         saved = torch.get_num_threads()
         torch.set_num_threads(threads)
     limits = threadpool_limits(threads)  # NumPy's BLAS (OpenBLAS, MKL)
+    from tensorly_das import backend as backend_module
+
+    small_work, backend_module.SMALL_WORK = backend_module.SMALL_WORK, 0  # the threads set here
     try:
         name, model_name, rank = CASES[case]
         train, _, _ = load(name)
@@ -85,6 +90,7 @@ def measure(case, backend, threads, passes):
             row[solver] = float(np.median(np.diff(est.history_["time"])))  # passes only, no start
         return row
     finally:
+        backend_module.SMALL_WORK = small_work
         limits.restore_original_limits()
         if import_torch:
             torch.set_num_threads(saved)

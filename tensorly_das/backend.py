@@ -240,34 +240,44 @@ def scalars_to_host(values):
     return [next(it) if v is not None else float("nan") for v in values]
 
 
-#: per-pass work (floats: observations x the model's entry width) below which a torch fit on the CPU
-#: runs with one intra-op thread: torch's threads on busy cores made such passes 2-20x slower in
-#: ``benchmarks/pass_cost.py --load``, and gained at most 1.4x on a quiet machine
-SMALL_TORCH_WORK = 10**7
+#: per-pass work (floats: observations x the model's entry width) below which a fit on the CPU
+#: runs with one thread (torch's and the BLAS's): beside busy processes their default threads
+#: made such passes up to 50 times slower in ``benchmarks/pass_cost.py --load``, and they gained
+#: at most 1.6 times on a quiet machine
+SMALL_WORK = 10**7
 
 
 @contextmanager
-def torch_cpu_threads(backend, device, work):
-    """Scope of a fit: one torch thread for a small fit on the CPU (restored after), else as is.
+def small_fit_threads(backend, device, work):
+    """Scope of a fit: one thread for a small fit on the CPU (restored after), else as is.
+
+    Both torch's intra-op threads (with ``backend="pytorch"``) and the BLAS threads of NumPy's
+    products (through ``threadpoolctl``) are limited.
 
     Parameters
     ----------
     backend, device : str
-        Where the fit runs; only ``"pytorch"`` on a CPU device is affected.
+        Where the fit runs; a CUDA device is left alone.
     work : float
         Floats of per-entry work per pass (observations x entry width).
     """
-    if backend != "pytorch" or not str(device).startswith("cpu") or work >= SMALL_TORCH_WORK:
+    if not str(device).startswith("cpu") or work >= SMALL_WORK:
         yield
         return
-    import torch
+    from threadpoolctl import threadpool_limits
 
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch = None
+    if backend == "pytorch":
+        import torch
+
+        saved = torch.get_num_threads()
+        torch.set_num_threads(1)
     try:
-        yield
+        with threadpool_limits(1):
+            yield
     finally:
-        torch.set_num_threads(saved)
+        if torch is not None:
+            torch.set_num_threads(saved)
 
 
 def check_device(backend, device):

@@ -336,6 +336,27 @@ def test_ridge_reference_carries_the_data_units():
     assert strength == outcome == 0.01 and tried == [0.0, 0.01, 0.03, 0.1] and len(path) == 4
 
 
+def test_small_numpy_fits_use_one_blas_thread_and_restore_it(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from tensorly_das import backend as backend_module
+
+    np.ones((64, 64)) @ np.ones((64, 64))  # load the BLAS
+    before = [pool["num_threads"] for pool in threadpool_info()]
+    seen = []
+    obs, _ = low_rank_problem(fraction=0.5)
+    est = CPCompletion(rank=3, max_iter=3, l2_reg=0.0)
+    monkeypatch.setattr(est, "_fit_l2", lambda *a, **k: (seen.append([p["num_threads"] for p in threadpool_info()]),
+                                                         CPCompletion._fit_l2(est, *a, **k))[1])
+    est.fit(obs)
+    assert all(n == 1 for n in seen[0])
+    assert [pool["num_threads"] for pool in threadpool_info()] == before
+    monkeypatch.setattr(backend_module, "SMALL_WORK", 0)
+    seen.clear()
+    est.fit(obs)
+    assert seen[0] == before
+
+
 @requires_torch
 def test_small_torch_fits_on_cpu_use_one_thread_and_restore_the_setting(monkeypatch):
     import torch
@@ -353,7 +374,7 @@ def test_small_torch_fits_on_cpu_use_one_thread_and_restore_the_setting(monkeypa
         est.fit(obs)
         assert seen == [1]  # inside the fit
         assert torch.get_num_threads() == 2  # restored
-        monkeypatch.setattr(backend_module, "SMALL_TORCH_WORK", 0)  # a "large" fit keeps the threads
+        monkeypatch.setattr(backend_module, "SMALL_WORK", 0)  # a "large" fit keeps the threads
         seen.clear()
         est.fit(obs)
         assert seen == [2]

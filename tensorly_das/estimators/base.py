@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import Hidden, StrOptions
 
 from ..backend import check_backend, check_device, check_dtype, to_backend, to_numpy
 from ..backend import copy as copy_array
-from ..backend import torch_cpu_threads
+from ..backend import small_fit_threads
 from ..fit import DivergenceError, fit_cores, rmse
 from ..budget import check_fit_memory
 from ..models import Batch
@@ -199,7 +199,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         t0 = time.perf_counter()
         fit = functools.partial(self._fit_starts, model, rows, train, train_batch, val_batch,
                                 reducer=reducer, backend=backend, dtype=dtype, options=options)
-        with torch_cpu_threads(backend, self.device, len(train.values) * model.entry_width()):
+        with small_fit_threads(backend, self.device, len(train.values) * model.entry_width()):
             (cores, result, update, start, passes), l2, path = self._fit_l2(fit, rng, model, train, reducer)
         train_rmse = float(rmse(rows.model, cores, train_batch, reducer))
         cores = self._full_cores(rows, cores, start, backend, dtype)
