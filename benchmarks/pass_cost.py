@@ -23,13 +23,12 @@ the threads it names.
 import argparse
 import multiprocessing
 import os
-import statistics
-import time
 import warnings
 
 import numpy as np
 
 import tensorly_das as td
+from benchmarks.bench_updates import median_time
 from benchmarks.real_data import load
 from tensorly_das.backend import to_backend
 from tensorly_das.models import Batch
@@ -45,16 +44,6 @@ ESTIMATORS = {"cp": td.CPCompletion, "tucker": td.TuckerCompletion}
 def _spin(stop):
     while not stop.is_set():
         sum(i * i for i in range(10_000))
-
-
-def median_time(fn, repeats=20):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def measure(case, backend, threads, passes):
@@ -80,7 +69,7 @@ def measure(case, backend, threads, passes):
         model = probe.model_
         cores = [to_backend(c, backend) for c in probe.cores_]
         batch = Batch.place(train.indices, train.values, backend)
-        grad = median_time(lambda: model.loss_and_grads(cores, batch))
+        grad = median_time(lambda: model.loss_and_grads(cores, batch), 20)
         row = {"loss+grad": grad}
         for solver in ("adam", "als"):
             with warnings.catch_warnings():
