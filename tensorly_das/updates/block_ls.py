@@ -264,12 +264,8 @@ class BlockLeastSquares:
 
         Parameters
         ----------
-        cores : list of arrays
-            Core ``k`` is updated in place.
-        objective : Objective
-            The model, the training entries, ``l2_reg`` and the reducer.
-        k : int
-            The core.
+        cores, objective, k :
+            As for :meth:`solve_core`.
         n_iter : int, optional
             Iterations (default :data:`CG_ITERATIONS`).
         """
