@@ -7,7 +7,7 @@ EXAMPLE_SETUP = """    >>> import numpy as np, tensorly as tl
     >>> X[np.random.default_rng(0).random(X.shape) < 0.5] = np.nan
 """
 
-_DOC = """Tensor completion with a {title} model trained by Adam/SGD, optionally with SAM or DAS.
+_DOC = """Tensor completion with a {title} model by block least squares or Adam/SGD (with SAM or DAS).
 
     The model is {formula}; it is fitted to the observed entries only (squared loss
     ``0.5 * mean(residual^2)``) without ever forming the dense tensor: one pass costs
@@ -23,10 +23,15 @@ _DOC = """Tensor completion with a {title} model trained by Adam/SGD, optionally
         default is plain since 0.2 (0.1: "das", which at its default strength barely
         acted): on the completion benchmarks it is best or tied on held-out error and the
         cheapest of the rules that do not raise it (``benchmarks/default_method.py``).
-    solver : {{"adam", "sgd"}}, default "adam"
-        Base step.
+    solver : {{"auto", "als", "adam", "sgd"}}, default "auto"
+        Base step. ``"als"``: block least squares, every core solved exactly given the others
+        (ridge least squares per row of the core, from the observed entries only), the core
+        norms balanced after every sweep (:mod:`tensorly_das.updates.block_ls`); it needs
+        ``method="plain"`` and full batches. ``"adam"``, ``"sgd"``: gradient steps.
+        ``"auto"``: ``"als"`` for the plain method on full batches, else ``"adam"``; the one
+        that ran is ``solver_``.
     lr : float, default 0.05
-        Learning rate of the base step.
+        Learning rate of Adam and SGD (unused by ``"als"``).
     das_alpha : float, default 1.0
         DAS strength (``method="das"``); 0 gives exactly the plain step. In the
         paper's form the per-step scale change is ``lr * das_alpha * u * (||g_k||^2 - gbar)
@@ -39,7 +44,7 @@ _DOC = """Tensor completion with a {title} model trained by Adam/SGD, optionally
     das_alpha_schedule : {{"linear", "cosine", "constant"}}, default "linear"
         How ``das_alpha`` decays over the ``max_iter`` passes.
     max_iter : int, default 5000
-        Maximum number of passes over the training entries.
+        Maximum number of passes over the training entries (sweeps for ``"als"``).
     tol : float, default 1e-4
         Relative improvement of the monitored error (validation RMSE, or training loss
         without early stopping) that resets the patience counter.
@@ -51,8 +56,9 @@ _DOC = """Tensor completion with a {title} model trained by Adam/SGD, optionally
         improvement. When False, the training loss is monitored instead.
     validation_fraction : float, default 0.1
         Share of the observed entries held out for early stopping.
-    n_iter_no_change : int, default 200
-        Patience. With early stopping the fit stops once the validation RMSE has not
+    n_iter_no_change : int or "auto", default "auto"
+        Patience (``"auto"``: 20 sweeps of block least squares, 200 passes of Adam or SGD).
+        With early stopping the fit stops once the validation RMSE has not
         improved for this many passes *and* the training loss fell by less than 5%
         over them (CP fits often see the validation error rise for a while before it
         falls to a much lower value).
@@ -60,12 +66,14 @@ _DOC = """Tensor completion with a {title} model trained by Adam/SGD, optionally
         Number of starts; the fit with the lowest validation RMSE (training loss
         without early stopping) is kept. With ``init="spectral"`` the first start is
         spectral and the others random.
-    l2_reg : float or "auto", default 0
+    l2_reg : float or "auto", default "auto"
         Ridge penalty ``0.5 * l2_reg * sum_k ||G_k||^2`` added to the training loss.
-        ``"auto"`` chooses it on the validation entries (needs ``early_stopping``): a few
-        full fits, from the same starts, at strengths relative to the data's scale, strongest
-        first (:mod:`tensorly_das.estimators.ridge`); the choice is ``l2_reg_`` and the
-        strengths tried with their validation errors ``l2_path_``. It costs several fits.
+        ``"auto"`` chooses it on the validation entries: the fit without ridge, then stronger
+        strengths relative to the data's scale, each continuing from the previous one's cores
+        with a quarter of the patience, until two in a row validate worse
+        (:mod:`tensorly_das.estimators.ridge`); the choice is ``l2_reg_`` and the strengths
+        tried with their validation errors ``l2_path_``; ``history_`` and ``n_iter_`` are those
+        of the chosen step. Without early stopping ``"auto"`` means 0.
         For a multilinear model it also pulls the core norms together (at a
         minimum of the penalty over rescalings all cores have equal norm).
     init : "spectral", "random", {tensorly_name} or list of cores, default "spectral"
