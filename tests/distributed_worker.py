@@ -66,7 +66,7 @@ def main(out):
         np.savez(os.path.join(out, f"config{k}-rank{rank}.npz"), *[c.numpy() for c in est.cores_])
         results[f"config{k}"] = {"n_iter": est.n_iter_, "best_val_rmse": est.best_val_rmse_}
     # a progress bar on rank 0 only
-    td.CPCompletion(rank=3, distributed=True, backend="pytorch", max_iter=5, verbose=True,
+    td.CPCompletion(rank=3, distributed=True, backend="pytorch", max_iter=5, verbose=True, l2_reg=0.0,
                     early_stopping=False, random_state=0).fit(obs)
     # ranks that disagree, and an empty shard, get a clear error on every rank
     for case, kwargs, data in (
