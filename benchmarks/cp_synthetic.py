@@ -40,8 +40,7 @@ def make_problem(size, rank, observed, noise, seed, n_heldout=200_000):
 
 
 def ours(method=None, **params):
-    fit = peers.ours("cp", **({} if method is None else {"method": method}), **params)
-    return lambda obs, rank, seed: fit(obs, rank, seed)
+    return peers.ours("cp", **({} if method is None else {"method": method}), **params)
 
 
 def main():

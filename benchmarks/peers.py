@@ -67,7 +67,7 @@ def warm_up():
     """Run each library once on a tiny problem, so one-off start-up costs (imports, thread
     pools, allocator pools) are not charged to the first measured fit."""
     small = td.ObservedTensor.from_dense(np.arange(24.0).reshape(2, 3, 4))
-    ours("cp", max_iter=5)(small, (1, 0.0), 0)
+    ours("cp", max_iter=5)(small, 1, 0)
     if available("torch"):
         torch_adam("cp", n_steps=5)(small, 1, 0)
 
@@ -103,23 +103,13 @@ def select_and_fit(fit, settings, train, seed=0):
 
 
 def ours(model, **params):
-    """``fit`` for our estimator of ``model``; a setting is ``(rank, l2_reg)`` or a rank alone
-    (``l2_reg`` then stays at ``params``' value or the default, ``"auto"``)."""
+    """``fit`` for our estimator of ``model`` with ``params``; a setting is a rank."""
     cls = MODELS[model]
 
-    def fit(train, setting, seed):
-        extra = dict(params)
-        if isinstance(setting, tuple) and len(setting) == 2 and not isinstance(setting[1], int):
-            setting, extra["l2_reg"] = setting
-        est = cls(rank=setting, random_state=seed, **extra).fit(train)
-        return est.predict
+    def fit(train, rank, seed):
+        return cls(rank=rank, random_state=seed, **params).fit(train).predict
 
     return fit
-
-
-def with_l2(ranks, l2_grid=(0.0, 1e-4, 1e-3)):
-    """Settings for :func:`ours`: every rank with every ``l2_reg`` (chosen together)."""
-    return [(r, l2) for r in ranks for l2 in l2_grid]
 
 
 # -- peers --------------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def make_problem(model, missing, noise, seed, n_heldout=50_000):
 
 
 def methods(model, with_peers):
-    rows = {f"ours {model} {m}": peers.ours(model, method=m) for m in ("plain", "sam", "das")}
+    rows = {f"ours {model} {m}": peers.ours(model, method=m, l2_reg=0.0) for m in ("plain", "sam", "das")}
     if not with_peers:
         return rows
     if model == "cp":
@@ -90,8 +90,7 @@ def main(argv=None):
             for noise in args.noise:
                 obs, held_idx, held_truth = make_problem(model, missing, noise, args.seed)
                 for name, fit in methods(model, not args.no_peers).items():
-                    setting = (rank, 0.0) if name.startswith("ours") else rank
-                    predict, seconds, peak_mb = peers.measure(fit, obs, setting, args.seed)
+                    predict, seconds, peak_mb = peers.measure(fit, obs, rank, args.seed)
                     error = td.nrmse(held_truth, predict(held_idx))
                     print(f"{model:<8}{missing:>8.0%}{noise:>7.0%}  {name:<26}{error:>10.4f}"
                           f"{seconds:>8.2f}{peak_mb:>9.1f}", flush=True)

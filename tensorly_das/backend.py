@@ -242,8 +242,8 @@ def scalars_to_host(values):
 
 #: per-pass work (floats: observations x the model's entry width) below which a fit on the CPU
 #: runs with one thread (torch's and the BLAS's): beside busy processes their default threads
-#: made such passes up to 50 times slower in ``benchmarks/pass_cost.py --load``, and they gained
-#: at most 1.6 times on a quiet machine
+#: made such passes several times slower in ``benchmarks/pass_cost.py --load`` (and one torch
+#: gradient 39 times), far more than they gain on a quiet machine
 SMALL_WORK = 10**7
 
 

@@ -43,13 +43,8 @@ class Objective:
 
     def value(self, cores):
         """The objective without gradients: one prediction pass over the batch."""
-        residual = (self.model.predict(cores, self.batch.mode_indices) - self.batch.values
-                    if len(self.batch) else cores[0].sum() * 0.0)
-        sse = (residual * residual).sum()
-        if self.reducer is None:
-            return 0.5 * sse / max(len(self.batch), 1) + self.penalty(cores)
-        count = self.reducer.sum([len(self.batch)])[0]
-        return 0.5 * self.reducer.reduce_sum(sse) / count + self.penalty(cores)
+        sse, count = squared_error_sum(self.model, cores, self.batch, self.reducer)
+        return 0.5 * sse / max(count, 1) + self.penalty(cores)
 
 
 def make_objective(model, batch, l2_reg=0.0, reducer=None):
@@ -65,6 +60,17 @@ def make_objective(model, batch, l2_reg=0.0, reducer=None):
     objective : Objective
     """
     return Objective(model, batch, l2_reg, reducer)
+
+
+def squared_error_sum(model, cores, batch, reducer=None):
+    """Sum of squared residuals of the model on ``batch`` (a backend scalar) and the number of
+    entries, both over every rank of a data-parallel fit."""
+    residual = (model.predict(cores, batch.mode_indices) - batch.values if len(batch)
+                else cores[0].sum() * 0.0)  # a rank without entries adds nothing
+    sse = (residual * residual).sum()
+    if reducer is None:
+        return sse, len(batch)
+    return reducer.reduce_sum(sse), reducer.sum([len(batch)])[0]
 
 
 def rmse(model, cores, batch, reducer=None):
@@ -85,8 +91,5 @@ def rmse(model, cores, batch, reducer=None):
     -------
     rmse : scalar array
     """
-    residual = model.predict(cores, batch.mode_indices) - batch.values
-    sse = (residual * residual).sum()
-    if reducer is None:
-        return (sse / len(batch)) ** 0.5
-    return (reducer.reduce_sum(sse) / reducer.sum([len(batch)])[0]) ** 0.5
+    sse, count = squared_error_sum(model, cores, batch, reducer)
+    return (sse / count) ** 0.5

@@ -43,8 +43,8 @@ CHUNK_FLOATS = 1 << 17
 #: entries per piece: longer rows are cut, so padding to a power of two wastes little
 MAX_PIECE = 512
 #: cores whose rows have more unknowns than this are solved by conjugate gradients instead
-#: (forming W x W normal equations costs nnz * W^2: 690 GFlop per sweep for Kinetic's
-#: (8, 8, 8, 8) Tucker core, whose W is 4096)
+#: (forming W x W normal equations costs nnz * W^2 multiply-adds: about 7e11 per sweep for a
+#: (8, 8, 8, 8) Tucker core, W = 4096, on Kinetic's 41,000 training entries)
 EXACT_WIDTH = 512
 #: conjugate-gradient iterations per wide core and sweep, from the current core
 CG_ITERATIONS = 5
