@@ -1,19 +1,22 @@
 """Completion of synthetic CP, Tucker, TT and TR tensors with known truth, against the peers.
 
 Run:  python -m benchmarks.synthetic [--models cp tucker tt tr] [--missing 0.5 0.9 0.99]
-                                     [--noise 0.0 0.1] [--seed 0] [--quick] [--no-peers]
+                                     [--noise 0.0 0.1] [--seeds 3] [--quick] [--no-peers]
+                                     [--plot FILE.png]
 
 For each model a ground-truth tensor is drawn from that model (Gaussian cores; CP and Tucker
 of shape 40^3 with rank 4 and (4, 4, 4), TT and TR of shape 10^5 with rank 3), a fraction
 ``missing`` of its entries is hidden, and the rest are observed with Gaussian noise of relative
-level ``noise`` (``||noise|| = noise * ||observed values||``). Every method gets the true rank.
-Reported: NRMSE against the *noiseless* truth on (up to 50,000 of) the hidden entries, the
-fit's wall time and its peak memory above the process's resident memory at its start.
+level ``noise`` (``||noise|| = noise * ||observed values||``). Every method gets the true rank
+and the protocol of ``benchmarks/protocol.py`` (several seeds; ridge and iteration count
+chosen on the same validation entries where the method has them; success counts). Reported:
+NRMSE against the *noiseless* truth on (up to 50,000 of) the hidden entries, the final fit's
+wall time and its peak memory above the process's resident memory at its start.
 
-Methods: our estimator of the truth's model with plain, SAM and DAS (defaults otherwise), the
-peers that fit that model (TensorLy masked ``parafac`` and pyttb ``gcp_opt`` on CP, TensorLy
-masked ``tucker`` on Tucker, tntorch ``optimize`` on TT), and a plain PyTorch Adam loop on
-every model (see ``benchmarks/peers.py``).
+Methods: our estimator of the truth's model at its defaults and with ``l2_reg=0``, the peers
+that fit that model (TensorLy masked ``parafac`` and pyttb ``gcp_opt`` on CP, TensorLy masked
+``tucker`` on Tucker, tntorch ``optimize`` on TT), and a plain PyTorch Adam loop on every model
+(see ``benchmarks/peers.py``). SAM and DAS are compared in ``benchmarks/default_method.py``.
 """
 
 import argparse
@@ -21,7 +24,7 @@ import argparse
 import numpy as np
 
 import tensorly_das as td
-from benchmarks import peers
+from benchmarks import peers, protocol
 
 PROBLEMS = {  # model: (shape, true rank)
     "cp": ((40, 40, 40), 4),
@@ -53,19 +56,19 @@ def make_problem(model, missing, noise, seed, n_heldout=50_000):
 
 
 def methods(model, with_peers):
-    rows = {f"ours {model} {m}": peers.ours(model, method=m, l2_reg=0.0) for m in ("plain", "sam", "das")}
+    rows = [peers.ours(model), peers.ours(model, l2_reg=0.0)]
     if not with_peers:
         return rows
     if model == "cp":
-        rows["tensorly masked parafac"] = peers.masked_parafac
+        rows += [peers.masked_parafac, peers.masked_parafac_ridge]
         if peers.available("pyttb"):
-            rows["pyttb gcp_opt L-BFGS-B"] = peers.gcp
+            rows.append(peers.gcp)
     if model == "tucker":
-        rows["tensorly masked tucker"] = peers.masked_tucker
+        rows.append(peers.masked_tucker)
     if model == "tt" and peers.available("tntorch"):
-        rows["tntorch optimize"] = peers.tntorch_tt
+        rows.append(peers.tntorch_tt)
     if peers.available("torch"):
-        rows["plain PyTorch Adam loop"] = peers.torch_adam(model)
+        rows.append(peers.torch_adam(model))
     return rows
 
 
@@ -74,26 +77,30 @@ def main(argv=None):
     parser.add_argument("--models", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
     parser.add_argument("--missing", nargs="+", type=float, default=[0.5, 0.9, 0.99])
     parser.add_argument("--noise", nargs="+", type=float, default=[0.0, 0.1])
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="90%% missing, 10%% noise only")
     parser.add_argument("--no-peers", action="store_true")
+    protocol.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.missing, args.noise = [0.9], [0.1]
     peers.warm_up()
 
-    print("held-out NRMSE against the noiseless truth on hidden entries; every method gets the true rank")
-    print(f"{'model':<8}{'missing':>8}{'noise':>7}  {'method':<26}{'NRMSE':>10}{'fit s':>8}{'peak MB':>9}")
+    print("held-out NRMSE against the noiseless truth on hidden entries; every method gets the true rank;"
+          f" seeds 0..{args.seeds - 1}")
+    protocol.print_run_header()
+    runs = []
     for model in args.models:
         rank = PROBLEMS[model][1]
         for missing in args.missing:
             for noise in args.noise:
-                obs, held_idx, held_truth = make_problem(model, missing, noise, args.seed)
-                for name, fit in methods(model, not args.no_peers).items():
-                    predict, seconds, peak_mb = peers.measure(fit, obs, rank, args.seed)
-                    error = td.nrmse(held_truth, predict(held_idx))
-                    print(f"{model:<8}{missing:>8.0%}{noise:>7.0%}  {name:<26}{error:>10.4f}"
-                          f"{seconds:>8.2f}{peak_mb:>9.1f}", flush=True)
+                case = f"{model} {missing:.0%} miss {noise:.0%} noise"
+                for seed in range(args.seeds):
+                    obs, held_idx, held_truth = make_problem(model, missing, noise, seed)
+                    entries = [(m, [rank]) for m in methods(model, not args.no_peers)]
+                    runs += protocol.run_methods(case, entries, obs, seed, protocol.nrmse_on(held_idx, held_truth))
+    protocol.print_summary(runs, "recovered")
+    if args.plot:
+        protocol.plot_runs(runs, args.plot, "recovered")
 
 
 if __name__ == "__main__":
