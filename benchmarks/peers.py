@@ -81,11 +81,18 @@ def ours(model, name=None, **params):
 # -- TensorLy ----------------------------------------------------------------------------------------
 
 
+def peer_rng(seed):
+    """The generator of a peer's random start: a stream of its own, unrelated to the
+    ``default_rng(seed)`` stream that draws the synthetic problems' truth (sharing it would
+    start a peer at the truth)."""
+    return np.random.default_rng([seed, 0x9EE25])
+
+
 def _init_reference(model, train, rank, seed=0):
     """The ridge reference (:func:`~tensorly_das.estimators.ridge.reference_strength`, our
     units) at Gaussian cores scaled so the reconstruction's spread matches the data's: the
     start the PyTorch loops use. The scale of a ridge for peers whose start is internal."""
-    return reference_strength(_gaussian_cores(model, train, rank, np.random.default_rng(seed)),
+    return reference_strength(_gaussian_cores(model, train, rank, peer_rng(seed)),
                               float(np.mean(train.values ** 2)))
 
 
@@ -166,8 +173,8 @@ def _tntorch_tt(train, rank, seed, l2=0.0, validation=None):
     torch.manual_seed(seed)
     inner = list(rank[1:-1]) if isinstance(rank, (tuple, list)) else rank  # tntorch: ranks between cores
     t = tn.rand(train.shape, ranks_tt=inner, requires_grad=True)
-    idx = torch.as_tensor(train.indices)
-    values = torch.as_tensor(train.values)
+    idx = torch.as_tensor(np.array(train.indices))
+    values = torch.as_tensor(np.array(train.values))
 
     def loss(t):  # the loss of tntorch's completion tutorial
         return tn.relative_error(values, t[idx]) ** 2
@@ -198,12 +205,12 @@ def torch_adam(model, lr=0.01, max_steps=5000, check_every=25, patience=8):
         import torch
 
         spec = cls._model_class(train.shape, rank)
-        params = [torch.as_tensor(c).requires_grad_()
-                  for c in _gaussian_cores(model, train, rank, np.random.default_rng(seed))]
-        idx = tuple(torch.as_tensor(train.indices.T))
-        y = torch.as_tensor(train.values)
+        params = [torch.as_tensor(c).requires_grad_() for c in _gaussian_cores(model, train, rank, peer_rng(seed))]
+        idx = tuple(torch.as_tensor(np.array(train.indices.T)))
+        y = torch.as_tensor(np.array(train.values))
         if validation is not None:
-            val_idx, val_y = tuple(torch.as_tensor(validation.indices.T)), torch.as_tensor(validation.values)
+            val_idx = tuple(torch.as_tensor(np.array(validation.indices.T)))
+            val_y = torch.as_tensor(np.array(validation.values))
         opt = torch.optim.Adam(params, lr=lr)
         best, since, step = (np.inf, 0, None), 0, 0
         with tl.backend_context("pytorch"):
