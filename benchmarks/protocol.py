@@ -228,7 +228,9 @@ def plot_runs(runs, path, kind, error_name="held-out NRMSE", ncols=4):
     colours = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20")
     ncols = min(ncols, len(cases))
     nrows = -(-len(cases) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.8 * nrows + 0.4 * len(methods) / 2 + 0.6),
+    width = max(3.4 * ncols, 7.5)
+    legend_cols = 3 if width >= 10 else 2
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, 2.8 * nrows + 0.25 * -(-len(methods) // legend_cols) + 0.8),
                              squeeze=False, layout="constrained")
     floor = 1e-4
     for ax, case in zip(axes.ravel(), cases):
@@ -254,8 +256,8 @@ def plot_runs(runs, path, kind, error_name="held-out NRMSE", ncols=4):
             ax.set_xlabel("fit seconds", fontsize=8)
     handles = [plt.Line2D([], [], marker="o", linestyle="", color=colours(m % colours.N), label=name)
                for m, name in enumerate(methods)]
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(3, len(methods)), fontsize=8,
-               title=f"filled: {success_rule(kind)}; hollow: not; errors below {floor:g} drawn at {floor:g}",
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(legend_cols, len(methods)), fontsize=8,
+               title=f"filled: {success_rule(kind)}; hollow: not\nerrors below {floor:g} drawn at {floor:g}",
                title_fontsize=8)
     fig.savefig(path, dpi=110)
     plt.close(fig)
