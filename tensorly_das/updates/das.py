@@ -127,8 +127,8 @@ def das_lambdas(core_sq, grad_sq, core_sq_mean, grad_sq_mean, grad_sq_total, lr_
     lambdas = lr_alpha * numerator / denom
     if max_scale is None:
         return lambdas
-    with backend_of(lambdas):
-        return tl.clip(lambdas, -max_scale, max_scale)
+    # NumPy arrays and torch tensors both have .clip: no backend switch on the hot path
+    return lambdas.clip(-max_scale, max_scale)
 
 
 def das_factors(lambdas, rebalance=False, layer_mean=None):
@@ -148,9 +148,9 @@ def das_factors(lambdas, rebalance=False, layer_mean=None):
     -------
     factors : array of shape (K,)
     """
-    with backend_of(lambdas):
-        factors = 1.0 + lambdas
-        if rebalance:
+    factors = 1.0 + lambdas
+    if rebalance:
+        with backend_of(lambdas):
             log_f = tl.log(factors)
             factors = factors / tl.exp(tl.mean(log_f) if layer_mean is None else layer_mean(log_f))
-        return factors
+    return factors
