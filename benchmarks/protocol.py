@@ -39,7 +39,7 @@ import numpy as np
 
 import tensorly_das as td
 from benchmarks.measure import measure
-from tensorly_das.estimators.ridge import RELATIVE_GRID
+from tensorly_das.estimators.ridge import search_strength
 
 #: synthetic fits recover when their NRMSE against the noiseless truth is below this
 RECOVERED = 0.1
@@ -99,18 +99,15 @@ def _rmse(predict, obs):
 
 def ridge_path(score, reference, patience=2):
     """Score no ridge, then ``reference`` times each of ``RELATIVE_GRID`` (weakest first), until
-    ``patience`` strengths in a row score worse than the best; the search our ``l2_reg="auto"``
-    makes. ``score(l2) -> (error, payload)``. Returns ``(l2, error, payload)`` of the best."""
-    best, worse = None, 0
-    for l2 in [0.0] + [reference * r for r in RELATIVE_GRID]:
+    ``patience`` strengths in a row score worse than the best: the search our ``l2_reg="auto"``
+    makes (:func:`tensorly_das.estimators.ridge.search_strength`, reused here).
+    ``score(l2) -> (error, payload)``. Returns ``(l2, error, payload)`` of the best."""
+    def fit_with(l2):
         error, payload = score(l2)
-        if best is None or error < best[1]:
-            best, worse = (l2, error, payload), 0
-        else:
-            worse += 1
-            if worse >= patience:
-                break
-    return best
+        return error, (error, payload)
+
+    l2, (error, payload), _ = search_strength(fit_with, reference, patience)
+    return l2, error, payload
 
 
 def select_and_refit(method, ranks, train, seed):
