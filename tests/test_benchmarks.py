@@ -1,5 +1,6 @@
 """The benchmark runner's registry and the shared measuring helpers (no benchmark is run)."""
 
+import dataclasses
 import pathlib
 
 import numpy as np
@@ -138,6 +139,19 @@ def test_the_pytorch_loop_reports_the_step_count_it_stopped_at():
     assert np.all(np.isfinite(predict(val.indices)))
     predict, refit = loop.fit(train, 2, 0, n_steps=13)
     assert refit == {"n_steps": 13}
+
+
+def test_the_fixed_step_loop_ignores_validation_and_is_fitted_once():
+    pytest.importorskip("torch")
+    train = _small_obs()
+    loop = peers.torch_adam("cp", fixed_steps=7)
+    sub, val = protocol.validation_split(train, 0)
+    _, refit = loop.fit(sub, 2, 0, validation=val)
+    assert refit == {"n_steps": 7}
+    calls = []
+    counted = dataclasses.replace(loop, fit=lambda *a, **k: calls.append(k) or loop.fit(*a, **k))
+    _, setting, _, _ = protocol.select_and_refit(counted, [2], train, 0)
+    assert len(calls) == 1 and "validation" not in calls[0] and setting == "2, n_steps 7"
 
 
 def test_ours_as_a_method_is_the_estimator():
