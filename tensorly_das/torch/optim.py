@@ -41,6 +41,22 @@ class _Wrapper(torch.optim.Optimizer):
         self.param_groups = self.base_optimizer.param_groups
         self.defaults.update(self.base_optimizer.defaults)
 
+    def _base_step(self):
+        """The base optimizer's update inside this optimizer's step.
+
+        torch wraps every optimizer's ``step`` to run step hooks (global ones included) and a
+        profiler range; this optimizer's own ``step`` already does, so the base's class
+        function is called unwrapped: hooks fire once per step, and the wrapper's cost is paid
+        once. If something patched the base instance's ``step`` (an LR scheduler attached to
+        the base does, to track calls), that is called instead.
+        """
+        base = self.base_optimizer
+        patched = base.__dict__.get("step")
+        unwrapped = getattr(type(base).step, "__wrapped__", None)
+        if patched is not None or unwrapped is None:
+            return base.step()
+        return unwrapped(base)
+
     def zero_grad(self, set_to_none=True):
         self.base_optimizer.zero_grad(set_to_none=set_to_none)
 
@@ -158,7 +174,7 @@ class SAM(_Wrapper):
             for p in group["params"]:
                 if p in self.state and "w" in self.state[p]:
                     p.copy_(self.state[p].pop("w"))
-        self.base_optimizer.step()
+        self._base_step()
         if zero_grad:
             self.zero_grad()
 
@@ -275,36 +291,63 @@ class DAS(_Wrapper):
             with torch.enable_grad():
                 loss = closure()
         progress = self.steps_done / self.total_steps if self.total_steps else 0.0
-        layers = []
-        for group in self._tensorized_groups():
-            cores = [p for p in group["params"] if p.grad is not None]
-            alpha_t = scheduled_alpha(group["alpha"], group["alpha_schedule"], progress)
-            if len(cores) >= 2 and alpha_t != 0.0:
-                key = (group["lr"] * alpha_t, group["denominator"], group["deviation"],
-                       group["max_scale"], group["rebalance"])
-                layers.append((key, cores))
         # layers that share their settings are rescaled together, in a fixed number of
         # tensor operations however many layers there are
         by_setting = {}
-        for key, cores in layers:
-            by_setting.setdefault(key, []).append(cores)
+        for group in self._tensorized_groups():
+            alpha_t = scheduled_alpha(group["alpha"], group["alpha_schedule"], progress)
+            cores = [p for p in group["params"] if p.grad is not None]
+            if len(cores) >= 2 and alpha_t != 0.0:
+                key = (group["lr"] * alpha_t, group["denominator"], group["deviation"],
+                       group["max_scale"], group["rebalance"])
+                by_setting.setdefault(key, []).append(cores)
         for key, layer_cores in by_setting.items():
             self._rescale(layer_cores, *key)
-        self.base_optimizer.step()
+        self._base_step()
         self.steps_done += 1
         return loss
 
     def _rescale(self, layer_cores, lr_alpha, denominator, deviation, max_scale, rebalance):
         cores = [p for layer in layer_cores for p in layer]
+        # squared norms of all cores and their gradients in one call
+        norms = torch._foreach_norm(cores + [p.grad for p in cores])
+        if cores[0].device.type == "cpu":
+            factors = self._factors_on_host(layer_cores, torch.stack(norms).tolist(), lr_alpha, denominator,
+                                            deviation, max_scale, rebalance)
+        else:
+            factors = self._factors_on_device(layer_cores, norms, lr_alpha, denominator, deviation,
+                                              max_scale, rebalance)
+        torch._foreach_mul_(cores, factors)
+
+    @staticmethod
+    def _factors_on_host(layer_cores, norms, lr_alpha, denominator, deviation, max_scale, rebalance):
+        """On the CPU the statistics are a few numbers: Python floats cost less than any array
+        op's dispatch (eq. 9 is still :func:`das_lambdas`, called per core)."""
+        n = len(norms) // 2
+        factors, start = [], 0
+        for layer in layer_cores:
+            k = len(layer)
+            core_sq = [v * v for v in norms[start:start + k]]
+            grad_sq = [v * v for v in norms[n + start:n + start + k]]
+            start += k
+            total = sum(grad_sq)
+            core_mean, grad_mean = sum(core_sq) / k, total / k
+            lambdas = [das_lambdas(c, g, core_mean, grad_mean, total, lr_alpha, denominator, deviation, max_scale)
+                       for c, g in zip(core_sq, grad_sq)]
+            if rebalance:
+                factors += das_factors(np.array(lambdas), rebalance=True).tolist()
+            else:
+                factors += [1.0 + lam for lam in lambdas]
+        return factors
+
+    def _factors_on_device(self, layer_cores, norms, lr_alpha, denominator, deviation, max_scale, rebalance):
+        """On a GPU the statistics stay there (no host synchronization): every layer at once,
+        through a core -> layer membership matrix."""
         # a group may mix float32 and float64 cores: the statistics use the widest type
-        device, dtype = cores[0].device, functools.reduce(torch.promote_types, (p.dtype for p in cores))
-        # on the CPU the statistics are a few numbers: NumPy handles them in microseconds where
-        # a dozen torch ops cost their dispatch each; on a GPU they stay there (no host sync)
-        host = device.type == "cpu"
-        layer_id, member_t, counts = self._layout(tuple(len(layer) for layer in layer_cores), device, dtype, host)
-        # squared norms of all cores (row 0) and their gradients (row 1) in one call
-        sq = torch.stack(torch._foreach_norm(cores + [p.grad for p in cores])).view(2, -1)
-        sq = (sq.to(torch.float64).numpy() if host else sq.to(dtype)) ** 2
+        dtype = functools.reduce(torch.promote_types, (t.dtype for t in norms))
+        layer_id, member_t, counts = self._layout(tuple(len(layer) for layer in layer_cores), norms[0].device,
+                                                  dtype)
+        sq = torch.stack(norms).to(dtype).view(2, -1) ** 2
         sums = (sq @ member_t).T  # (layers, 2): per-layer sums of ||G||^2 and ||g||^2
         means = (sums / counts)[layer_id]
         lambdas = das_lambdas(
@@ -315,21 +358,17 @@ class DAS(_Wrapper):
         def layer_mean(x):
             return ((x[None, :] @ member_t).T[:, 0] / counts[:, 0])[layer_id]
 
-        factors = das_factors(lambdas, rebalance, layer_mean)
-        torch._foreach_mul_(cores, factors.tolist() if host else list(factors.unbind()))
+        return list(das_factors(lambdas, rebalance, layer_mean).unbind())
 
-    def _layout(self, sizes, device, dtype, host):
-        """Core -> layer membership (ids, one-hot matrix, counts), built once per layout."""
-        key = (sizes, device, dtype, host)
+    def _layout(self, sizes, device, dtype):
+        """Core -> layer membership (ids, one-hot matrix, counts) on the device, built once per layout."""
+        key = (sizes, device, dtype)
         if key not in self._layouts:
-            layer_id = np.repeat(np.arange(len(sizes)), sizes)
-            member_t = np.zeros((len(layer_id), len(sizes)))
-            member_t[np.arange(len(layer_id)), layer_id] = 1.0
-            counts = np.asarray(sizes, dtype=np.float64)[:, None]
-            if not host:
-                layer_id, member_t, counts = (torch.as_tensor(x, device=device) for x in (layer_id, member_t, counts))
-                member_t, counts = member_t.to(dtype), counts.to(dtype)
-            self._layouts[key] = (layer_id, member_t, counts)
+            layer_id = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+            member_t = torch.zeros(len(layer_id), len(sizes))
+            member_t[torch.arange(len(layer_id)), layer_id] = 1.0
+            counts = torch.tensor(sizes, dtype=torch.float64)[:, None]
+            self._layouts[key] = (layer_id.to(device), member_t.to(device, dtype), counts.to(device, dtype))
         return self._layouts[key]
 
     def _wrapper_state(self):

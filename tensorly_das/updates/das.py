@@ -90,8 +90,8 @@ def das_lambdas(core_sq, grad_sq, core_sq_mean, grad_sq_mean, grad_sq_total, lr_
     """Eq. 9 on squared norms, and its bound: the one place the formula lives.
 
     Every argument may be a vector (one entry per core, layer statistics repeated
-    for each of its cores), so many layers can be handled at once. Uses only
-    arithmetic operators, so it runs on any array type.
+    for each of its cores), so many layers can be handled at once, or a Python float
+    (one core). Uses only arithmetic operators, so it runs on any array type.
 
     Parameters
     ----------
@@ -127,6 +127,8 @@ def das_lambdas(core_sq, grad_sq, core_sq_mean, grad_sq_mean, grad_sq_total, lr_
     lambdas = lr_alpha * numerator / denom
     if max_scale is None:
         return lambdas
+    if isinstance(lambdas, float):  # one core's scalars (the torch optimizer on the CPU)
+        return min(max(lambdas, -max_scale), max_scale)
     # NumPy arrays and torch tensors both have .clip: no backend switch on the hot path
     return lambdas.clip(-max_scale, max_scale)
 

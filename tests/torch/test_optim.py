@@ -1,4 +1,5 @@
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -297,3 +298,53 @@ def test_das_group_mixing_float32_and_float64_steps_like_float64(rebalance):
     wide = one_step([torch.float64, torch.float64])
     assert all(torch.allclose(m, w, rtol=1e-5, atol=1e-6) for m, w in zip(mixed, wide))
     assert not torch.allclose(mixed[0], start[0].float().double())  # the step did something
+
+
+@pytest.mark.parametrize("rebalance", [False, True])
+@pytest.mark.parametrize("deviation, denominator", [("paper", "squared"), ("relative", "norm"), ("paper", "norm")])
+def test_das_factors_on_the_host_equal_those_kept_on_the_device(rebalance, deviation, denominator):
+    # the CPU path computes the statistics as Python floats, the GPU path as tensors through a
+    # membership matrix: both are eq. 9 and must agree (here both run on the CPU)
+    torch.manual_seed(2)
+    net = torch.nn.Sequential(TTLinear((4, 4), (4, 4), rank=3), torch.nn.Tanh(),
+                              TTLinear((4, 4), (2, 4), rank=2), torch.nn.Linear(8, 3)).double()
+    x, y = _data()
+    _loss(net, x, y).backward()
+    opt = DAS(net, lr=0.05, alpha=50.0, alpha_schedule="constant", max_scale=0.3,
+              deviation=deviation, denominator=denominator, rebalance=rebalance)
+    layers = [list(net[0].weight.cores()), list(net[2].weight.cores())]
+    cores = [p for layer in layers for p in layer]
+    norms = torch._foreach_norm(cores + [p.grad for p in cores])
+    args = (0.05 * 50.0, denominator, deviation, 0.3, rebalance)
+    host = DAS._factors_on_host(layers, torch.stack(norms).tolist(), *args)
+    device = [float(f) for f in opt._factors_on_device(layers, norms, *args)]
+    assert len(host) == len(cores) and np.allclose(host, device, rtol=1e-5, atol=0)
+    assert max(abs(f - 1.0) for f in host) > 1e-3  # the factors do something
+
+
+def test_step_hooks_fire_once_per_step_and_schedulers_on_the_base_still_work():
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    net = _net()
+    x, y = _data()
+    opt = DAS(net, lr=0.1, total_steps=10)
+    seen = []
+    handle = register_optimizer_step_pre_hook(lambda o, args, kwargs: seen.append(type(o).__name__))
+    try:
+        own = opt.register_step_post_hook(lambda o, args, kwargs: seen.append("post"))
+        opt.zero_grad()
+        _loss(net, x, y).backward()
+        opt.step()
+        own.remove()
+    finally:
+        handle.remove()
+    assert seen == ["DAS", "post"]
+    # an LR scheduler attached to the base patches the base's step: that one must run
+    sched = torch.optim.lr_scheduler.StepLR(opt.base_optimizer, step_size=1, gamma=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "lr_scheduler.step() before optimizer.step()" warning
+        opt.zero_grad()
+        _loss(net, x, y).backward()
+        opt.step()
+        sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.05)
