@@ -295,8 +295,8 @@ def run_fit(args, out=None):
     est = ESTIMATORS[args.model](
         rank=args.rank, method=args.method, solver=args.solver, lr=args.lr, das_alpha=args.das_alpha,
         sam_rho=args.sam_rho, max_iter=args.max_iter, backend=args.backend, device=args.device,
-        l2_reg=args.l2_reg, n_init=args.n_init, distributed=args.distributed, max_memory=args.max_memory,
-        shape=shape if args.distributed else None,
+        l2_reg=args.l2_reg, n_init=args.n_init, final_sweeps=args.final_sweeps, distributed=args.distributed,
+        max_memory=args.max_memory, shape=shape if args.distributed else None,
         random_state=args.seed, verbose=args.verbose,
     )
     try:
@@ -320,7 +320,8 @@ def _report(args, est, whole, world, out):
           f"{np.sqrt(np.mean((fitted - whole.values) ** 2)):.4g}, R^2 {r2_score(whole.values, fitted):.4f}",
           file=out)
     ranks = ", all ranks" if args.distributed else ""
-    print(f"  held-out validation entries ({est.validation_fraction:.0%}{ranks}): RMSE "
+    after = f", before the {est.final_sweeps} final sweeps on all entries" if est.final_sweeps else ""
+    print(f"  held-out validation entries ({est.validation_fraction:.0%}{ranks}{after}): RMSE "
           f"{est.best_val_rmse_:.4g}", file=out)
     print(f"  {est.n_iter_} iterations, {est.time_per_iter_:.2e} s/iter, Q = "
           f"{float(norm_deviation(est.cores_)):.3g}", file=out)
@@ -417,6 +418,8 @@ def build_parser():
                      help="memory budget, e.g. 4GB (default: the available memory); files and fits "
                           "estimated above it are refused before any heavy work")
     fit.add_argument("--n-init", type=int, default=_DEFAULTS.n_init, help="random starts")
+    fit.add_argument("--final-sweeps", type=int, default=_DEFAULTS.final_sweeps,
+                     help="block least-squares sweeps on all entries, validation included, after early stopping")
     fit.add_argument("--method", default=_DEFAULTS.method, choices=METHODS, help="update rule")
     fit.add_argument("--solver", default=_DEFAULTS.solver, choices=SOLVERS + ("auto",),
                      help="base step: block least squares ('als'), Adam or SGD; 'auto' (default): 'als' for "

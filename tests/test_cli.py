@@ -322,3 +322,15 @@ def test_l2_reg_auto_from_the_command_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["fit", str(src), "--l2-reg", "-1", "-o", str(tmp_path / "p.npz")])
     assert "non-negative number or 'auto'" in capsys.readouterr().err
+
+
+def test_final_sweeps_from_the_command_line_say_what_the_validation_figure_is(tmp_path, capsys):
+    obs, _ = low_rank_problem(fraction=0.6)
+    src = tmp_path / "x.npy"
+    np.save(src, obs.to_dense())
+    assert main(["fit", str(src), "--rank", "3", "--max-iter", "50", "--final-sweeps", "2",
+                 "-o", str(tmp_path / "out.npz")]) == 0
+    assert "before the 2 final sweeps on all entries" in capsys.readouterr().out
+    assert main(["fit", str(src), "--rank", "3", "--solver", "adam", "--final-sweeps", "2",
+                 "-o", str(tmp_path / "out2.npz")]) != 0
+    assert "needs solver='als'" in capsys.readouterr().err

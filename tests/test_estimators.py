@@ -381,3 +381,57 @@ def test_small_torch_fits_on_cpu_use_one_thread_and_restore_the_setting(monkeypa
         assert seen == [2]
     finally:
         torch.set_num_threads(saved)
+
+
+@pytest.mark.parametrize("cls", [td.CPCompletion, td.TuckerCompletion, td.TTCompletion])
+def test_final_sweeps_are_block_least_squares_on_every_entry(cls):
+    from tensorly_das.fit import fit_cores
+    from tensorly_das.models import Batch
+    from tensorly_das.updates import make_base_step, make_update
+
+    obs, _ = low_rank_problem(fraction=0.4, noise=0.1, seed=3)
+    rank = 3 if cls is td.CPCompletion else ((3, 3, 3) if cls is td.TuckerCompletion else (1, 3, 3, 1))
+    params = dict(rank=rank, l2_reg=1e-3, max_iter=30, random_state=0)
+    plain = cls(**params).fit(obs)
+    swept = cls(final_sweeps=2, **params).fit(obs)
+    # the oracle: the same early-stopped cores, then two sweeps by hand on all entries
+    cores = [np.array(c) for c in plain.cores_]
+    batch = Batch.place(obs.indices, obs.values, "numpy", "cpu", "float64")
+    fit_cores(plain.model_, cores, batch, make_update("plain", make_base_step("als", 0.05)),
+              max_iter=2, n_iter_no_change=2, l2_reg=1e-3)
+    for got, want in zip(swept.cores_, cores):
+        np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)
+    # the sweeps lower the error on all observed entries; the validated state's record is kept
+    assert swept.score(obs) > plain.score(obs)
+    assert swept.best_val_rmse_ == plain.best_val_rmse_ and swept.n_iter_ == plain.n_iter_
+
+
+def test_final_sweeps_train_the_rows_seen_only_in_validation():
+    obs, _ = low_rank_problem(fraction=0.5, seed=1)
+    # the split depends on random_state only (a hash of each entry), so a subset keeps it
+    seed = CPCompletion(rank=3, max_iter=20, random_state=0).fit(obs).validation_seed_
+    train, val = obs.hash_split(0.1, seed)
+    assert any(i[0] == 0 for i in val.indices), "the split must put some row-0 entries in validation"
+    # drop row 0's training entries: row 0 is then seen only in validation
+    drop = {tuple(i) for i in train.indices if i[0] == 0}
+    keep = np.array([tuple(i) not in drop for i in obs.indices])
+    sub = td.ObservedTensor(obs.indices[keep], obs.values[keep], obs.shape)
+    with pytest.warns(td.starts.UnobservedSliceWarning):
+        plain = CPCompletion(rank=3, max_iter=20, random_state=0).fit(sub)
+    with pytest.warns(td.starts.UnobservedSliceWarning):
+        swept = CPCompletion(rank=3, max_iter=20, random_state=0, final_sweeps=1).fit(sub)
+    # without the sweeps row 0 is filled with the mean of the others; with them it is solved
+    np.testing.assert_allclose(plain.cores_[0][0], plain.cores_[0][1:].mean(0))
+    assert not np.allclose(swept.cores_[0][0], swept.cores_[0][1:].mean(0))
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"final_sweeps": 2, "solver": "adam"}, "needs solver='als'"),
+    ({"final_sweeps": 2, "method": "das"}, "needs solver='als'"),
+    ({"final_sweeps": 2, "early_stopping": False}, "early_stopping=False"),
+    ({"final_sweeps": -1}, "final_sweeps"),
+])
+def test_final_sweeps_refuse_what_they_cannot_mean(params, words):
+    obs, _ = low_rank_problem()
+    with pytest.raises(ValueError, match=words):
+        CPCompletion(rank=3, **params).fit(obs)

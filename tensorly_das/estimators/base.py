@@ -68,6 +68,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         "validation_fraction": [real(0, 0.9, closed="right")],
         "n_iter_no_change": [positive_int(), StrOptions({"auto"})],
         "n_init": [positive_int()],
+        "final_sweeps": [Number(numbers.Integral, 0, None, closed="left")],
         "l2_reg": [real(0, None), StrOptions({"auto"})],
         "init": "no_validation",  # a name, cores or a TensorLy decomposition: checked in fit
         "shape": [tuple, list, np.ndarray, None],
@@ -93,7 +94,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
     def __init__(self, rank=5, *, method="plain", solver="auto", lr=0.05, das_alpha=1.0, sam_rho=0.05,
                  das_alpha_schedule="linear", max_iter=5000, tol=1e-4, batch_size=None,
                  early_stopping=True, validation_fraction=0.1, n_iter_no_change="auto", n_init=1,
-                 l2_reg="auto", init="spectral", shape=None, sam_adaptive=False,
+                 final_sweeps=0, l2_reg="auto", init="spectral", shape=None, sam_adaptive=False,
                  das_denominator="squared", das_deviation="paper", das_max_scale=0.05,
                  das_rebalance=False, distributed=False, backend="numpy", device="cpu",
                  dtype="float64", max_memory=None, random_state=None, verbose=False, warm_start=False,
@@ -112,6 +113,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.n_init = n_init
+        self.final_sweeps = final_sweeps
         self.l2_reg = l2_reg
         self.init = init
         self.shape = shape
@@ -161,6 +163,12 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             raise ValueError(f"solver='als' solves on all training entries at once; batch_size must be "
                              f"None, got {self.batch_size} (use solver='adam' for mini-batches)")
         make_update(self.method, make_base_step(self._solver(), self.lr))  # refuses SAM/DAS with ALS
+        if self.final_sweeps and self._solver() != "als":
+            raise ValueError(f"final_sweeps={self.final_sweeps} runs block least-squares sweeps; it needs "
+                             f"solver='als' (this fit's solver is {self._solver()!r}), or final_sweeps=0")
+        if self.final_sweeps and not self.early_stopping:
+            raise ValueError("final_sweeps adds the validation entries back for the last sweeps; with "
+                             "early_stopping=False every entry is already trained on: use final_sweeps=0")
         backend = check_backend(self.backend)
         check_device(backend, self.device)
         if self.max_memory is not None:
@@ -201,6 +209,8 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
                                 reducer=reducer, backend=backend, dtype=dtype, options=options)
         with small_fit_threads(backend, self.device, len(train.values) * model.entry_width()):
             (cores, result, update, start, passes), l2, path = self._fit_l2(fit, rng, model, train, reducer)
+            if self.final_sweeps:
+                self._sweep_all_entries(rows, cores, place(obs), l2, reducer)
         train_rmse = float(rmse(rows.model, cores, train_batch, reducer))
         cores = self._full_cores(rows, cores, start, backend, dtype)
         self.train_rmse_, self.l2_reg_, self.l2_path_ = train_rmse, l2, path
@@ -241,7 +251,9 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             counts = [[np.asarray(reducer.sum(c.tolist())) for c in part] for part in counts]
         warn_unobserved_slices(counts[0], model.shape)
         total = [sum(part[n] for part in counts) for n in range(len(model.shape))]
-        return ObservedRows.of(model, total, trained=[c > 0 for c in counts[0]])
+        rows = ObservedRows.of(model, total, trained=[c > 0 for c in counts[0]])
+        rows.observed = [t > 0 for t in total]  # rows with a training or validation entry
+        return rows
 
     def _warm(self, model):
         """(continue from the fitted cores, continue history and optimizer state too)."""
@@ -315,6 +327,15 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
                 best = (score, cores, result, update, origin)
         self._report_diverged(diverged, n_starts, best is None)
         return best[1], best[2], best[3], best[4], passes
+
+    def _sweep_all_entries(self, rows, cores, batch, l2_reg, reducer):
+        """``final_sweeps`` block least-squares sweeps on every observed entry (training and
+        validation), in place, with the chosen ridge; the rows seen only in validation are
+        then trained rows too."""
+        fit_cores(rows.model, cores, batch, make_update("plain", make_base_step("als", self.lr)),
+                  max_iter=self.final_sweeps, tol=self.tol, n_iter_no_change=self.final_sweeps,
+                  l2_reg=l2_reg, reducer=reducer)
+        rows.trained = rows.observed
 
     def _full_cores(self, rows, cores, start, backend, dtype):
         """The fitted cores on every row: the start's rows where nothing was observed, and
