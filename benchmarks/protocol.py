@@ -45,6 +45,8 @@ from tensorly_das.estimators.ridge import search_strength
 RECOVERED = 0.1
 #: real-data fits succeed when their error is at most this factor above the seed's best
 NEAR_BEST = 1.05
+#: width of the method column of the printed tables (the longest method name fits)
+METHOD_WIDTH = 40
 #: seeds of a comparison unless ``--seeds`` says otherwise
 SEEDS = 3
 #: the fraction of the training entries every method is selected on
@@ -185,7 +187,7 @@ def print_summary(runs, kind, error_name="NRMSE", title=None):
     for run, good in zip(runs, ok):
         groups.setdefault(run.case, collections.OrderedDict()).setdefault(run.method, []).append((run, good))
     print(f"\n{title or 'summary'}: median over seeds, [min, max], {success_rule(kind)}")
-    print(f"{'case':<26}{'method':<34}{'ok':>6}{'median ' + error_name:>15}  {'range':<19}{'median s':>9}"
+    print(f"{'case':<26}{'method':<{METHOD_WIDTH}}{'ok':>6}{'median ' + error_name:>15}  {'range':<19}{'median s':>9}"
           f"  chosen (per seed)")
     for case, methods in groups.items():
         for name, pairs in methods.items():
@@ -193,8 +195,8 @@ def print_summary(runs, kind, error_name="NRMSE", title=None):
             seconds = np.array([r.seconds for r, _ in pairs])
             k = sum(g for _, g in pairs)
             settings = "; ".join(r.setting for r, _ in pairs)
-            print(f"{case:<26}{name:<34}{k:>3}/{len(pairs):<2}{np.median(errors):>15.4f}  "
-                  f"[{errors.min():.4f}, {errors.max():.4f}]".ljust(19 + 2 + 26 + 34 + 6 + 15)
+            print(f"{case:<26}{name:<{METHOD_WIDTH}}{k:>3}/{len(pairs):<2}{np.median(errors):>15.4f}  "
+                  f"[{errors.min():.4f}, {errors.max():.4f}]".ljust(19 + 2 + 26 + METHOD_WIDTH + 6 + 15)
                   + f"{np.median(seconds):>9.2f}  {settings}")
         if not any(g for pairs in methods.values() for _, g in pairs):
             print(f"{case:<26}-> no method succeeds on any seed: this case ranks nothing")
@@ -203,12 +205,12 @@ def print_summary(runs, kind, error_name="NRMSE", title=None):
 def print_run(run):
     """One line per final fit, as it finishes (the raw data of the summary)."""
     extra = "".join(f"  {k} {v}" for k, v in run.extra.items())
-    print(f"{run.case:<26}{run.method:<34}{run.seed:>5}{run.error:>10.4f}{run.seconds:>9.2f}{run.peak_mb:>9.1f}"
+    print(f"{run.case:<26}{run.method:<{METHOD_WIDTH}}{run.seed:>5}{run.error:>10.4f}{run.seconds:>9.2f}{run.peak_mb:>9.1f}"
           f"  {run.setting}{extra}", flush=True)
 
 
 def print_run_header(error_name="NRMSE"):
-    print(f"{'case':<26}{'method':<34}{'seed':>5}{error_name:>10}{'fit s':>9}{'peak MB':>9}  chosen setting")
+    print(f"{'case':<26}{'method':<{METHOD_WIDTH}}{'seed':>5}{error_name:>10}{'fit s':>9}{'peak MB':>9}  chosen setting")
 
 
 def plot_runs(runs, path, kind, error_name="held-out NRMSE", ncols=4):
