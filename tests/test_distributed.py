@@ -199,7 +199,8 @@ def test_a_killed_rank_stops_the_others_and_names_the_lost_rank(tmp_path):
     _input_file(tmp_path / "in.npz")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "tensorly_das", "fit", "in.npz", "--model", "cp", "--rank", "3", "--max-iter", "1000000",
-           "--lr", "1e-4", "--distributed", "--verbose", "-o", "out.npz"]
+           # early stopping ends a fit of this small file in seconds; 10^5 starts keep it busy
+           "--n-init", "100000", "--distributed", "--verbose", "-o", "out.npz"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
                             cwd=str(tmp_path))
     try:
