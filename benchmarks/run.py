@@ -43,6 +43,7 @@ BENCHMARKS = {
     "cp_synthetic": (["-m", "benchmarks.cp_synthetic", "--plot", "docs/results/cp_synthetic.png"],
                      ["--seeds", "2", "--size", "50"]),
     "tt_synthetic": (["-m", "benchmarks.tt_synthetic", "--plot", "docs/results/tt_synthetic.png"], ["--seeds", "2"]),
+    "final_sweeps": (["-m", "benchmarks.final_sweeps"], ["--cases", "cp_90", "covid", "--seeds", "1"]),
     "scale_cp": (["-m", "benchmarks.scale_cp"], ["--nnz", "1000000"]),
     "scale_cp_sweep": (["-m", "benchmarks.scale_cp", "--sweep"], None),
     "sparse_rows": (["-m", "benchmarks.sparse_rows"], ["--sizes", "1000", "100000"]),
