@@ -71,7 +71,8 @@ def main(argv=None):
     parser.add_argument("--cases", nargs="+", default=list(REAL + SYNTHETIC), choices=list(REAL + SYNTHETIC))
     protocol.add_arguments(parser)
     args = parser.parse_args(argv)
-    print(f"held-out NRMSE; our estimators at their defaults and with final_sweeps=2; seeds 0..{args.seeds - 1}")
+    print("held-out NRMSE; our estimators at their defaults, with final_sweeps=2, with init='spectral_all'"
+          f" and with both; seeds 0..{args.seeds - 1}")
     protocol.print_run_header()
     real_runs, synthetic_runs = [], []
     for case in args.cases:
