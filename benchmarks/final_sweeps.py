@@ -1,4 +1,4 @@
-"""What the validation hold-out costs, and what ``final_sweeps`` and ``init="spectral_all"`` give back.
+"""What the validation hold-out costs, and what ``final_sweeps`` gives back.
 
 Run:  python -m benchmarks.final_sweeps [--cases covid il2 pines cp_synthetic tt_synthetic
                                           cp_90 tucker_90] [--seeds 3]
@@ -6,9 +6,7 @@ Run:  python -m benchmarks.final_sweeps [--cases covid il2 pines cp_synthetic tt
 Our estimators at their defaults (block least squares, ``l2_reg="auto"``, early stopping on 10%
 of the training entries, spectral start from the other 90%) against the same with
 ``final_sweeps=2`` (two block least-squares sweeps on all training entries, the validation part
-included, once early stopping and the ridge path have chosen), with ``init="spectral_all"`` (the
-spectral start computed from all training entries, the validation part included), and with
-both, under the protocol of ``benchmarks/protocol.py`` (rank chosen on the same
+included, once early stopping and the ridge path have chosen), under the protocol of ``benchmarks/protocol.py`` (rank chosen on the same
 validation entries; held-out entries never seen). Cases: the real tensors of
 ``benchmarks/real_data.py`` (Tucker rank grid), the CP case of ``benchmarks/cp_synthetic.py``,
 the TT case of ``benchmarks/tt_synthetic.py`` and the 90%-missing, 10%-noise CP and Tucker cases
@@ -41,8 +39,6 @@ def synthetic_case(case, seed):
 VARIANTS = {  # label: parameters
     "defaults": {},
     "final sweeps": {"final_sweeps": 2},
-    "start from all": {"init": "spectral_all"},
-    "both": {"init": "spectral_all", "final_sweeps": 2},
 }
 
 
@@ -51,7 +47,7 @@ def rows(model):
 
 
 def print_ratios(runs):
-    print("\nper variant against the defaults: ratio of median errors (below 1: better), ratio of median"
+    print("\nfinal sweeps against the defaults: ratio of median errors (below 1: better), ratio of median"
           " times, seeds with a lower error")
     by_case = {}
     for run in runs:
@@ -71,8 +67,7 @@ def main(argv=None):
     parser.add_argument("--cases", nargs="+", default=list(REAL + SYNTHETIC), choices=list(REAL + SYNTHETIC))
     protocol.add_arguments(parser)
     args = parser.parse_args(argv)
-    print("held-out NRMSE; our estimators at their defaults, with final_sweeps=2, with init='spectral_all'"
-          f" and with both; seeds 0..{args.seeds - 1}")
+    print(f"held-out NRMSE; our estimators at their defaults and with final_sweeps=2; seeds 0..{args.seeds - 1}")
     protocol.print_run_header()
     real_runs, synthetic_runs = [], []
     for case in args.cases:

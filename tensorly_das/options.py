@@ -25,7 +25,7 @@ BACKENDS = ("numpy", "pytorch")
 #: floating dtypes of the cores
 DTYPES = ("float32", "float64")
 #: named initializations
-INITS = ("spectral", "spectral_all", "random")
+INITS = ("spectral", "random")
 
 
 class Number(Interval):

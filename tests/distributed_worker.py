@@ -22,7 +22,6 @@ CONFIGS = [
     ("TuckerCompletion", (3, 2, 3), "plain", None),  # block least squares, core by CG (see fit)
     ("TRCompletion", 2, "plain", None),  # block least squares
     ("CPCompletion", 3, "plain", None, {"final_sweeps": 2}),  # then sweeps on all entries
-    ("CPCompletion", 3, "plain", None, {"init": "spectral_all"}),  # start from every rank's entries
 ]
 COMMON = dict(backend="pytorch", max_iter=25, lr=0.05, random_state=0, das_alpha=5.0, das_deviation="relative")
 #: share of the entries each rank holds, by world size: uneven on purpose

@@ -435,35 +435,3 @@ def test_final_sweeps_refuse_what_they_cannot_mean(params, words):
     obs, _ = low_rank_problem()
     with pytest.raises(ValueError, match=words):
         CPCompletion(rank=3, **params).fit(obs)
-
-
-@pytest.mark.parametrize("init, part", [("spectral", "train"), ("spectral_all", "all"), ("random", "train")])
-def test_spectral_all_starts_from_every_observed_entry(monkeypatch, init, part):
-    import tensorly_das.estimators.base as base
-
-    seen = []
-    original = base.initial_cores
-    monkeypatch.setattr(base, "initial_cores",
-                        lambda init, model, indices, values, rng: seen.append((init, len(values)))
-                        or original(init, model, indices, values, rng))
-    obs, _ = low_rank_problem(fraction=0.5, seed=4)
-    est = CPCompletion(rank=3, init=init, n_init=2, l2_reg=0.0, max_iter=20, random_state=0).fit(obs)
-    train, _ = obs.hash_split(est.validation_fraction, est.validation_seed_)
-    expected = obs.nnz if part == "all" else train.nnz
-    assert [n for _, n in seen] == [expected, expected]
-    # the first start is the spectral one, the others random
-    assert [i for i, _ in seen] == (["random", "random"] if init == "random" else ["spectral", "random"])
-
-
-def test_spectral_all_start_is_the_spectral_start_of_all_entries():
-    from tensorly_das.starts import canonical_order, initial_cores
-
-    obs, _ = low_rank_problem(fraction=0.5, seed=5)
-    est = CPCompletion(rank=3, init="spectral_all", l2_reg=0.0, max_iter=1, random_state=0).fit(obs)
-    rng = np.random.default_rng(np.random.default_rng(0).integers(2**63))
-    rng.integers(2**63)  # the split's seed is drawn first
-    idx, vals = canonical_order(obs.indices, obs.values)
-    start = initial_cores("spectral", est.model_, idx, vals, rng)
-    again = CPCompletion(rank=3, init=start, l2_reg=0.0, max_iter=1, random_state=0).fit(obs)
-    for a, b in zip(est.cores_, again.cores_):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

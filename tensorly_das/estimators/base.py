@@ -205,14 +205,10 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         train_batch, val_batch = place(train), place(val)
         options = self._update_options()
         t0 = time.perf_counter()
-        # the entries a spectral start is computed from: the training part, or with
-        # init="spectral_all" every observed entry (the validation part too)
-        start_obs = obs if self.init == "spectral_all" else train
-        fit = functools.partial(self._fit_starts, model, rows, start_obs, train_batch, val_batch,
+        fit = functools.partial(self._fit_starts, model, rows, train, train_batch, val_batch,
                                 reducer=reducer, backend=backend, dtype=dtype, options=options)
         with small_fit_threads(backend, self.device, len(train.values) * model.entry_width()):
-            (cores, result, update, start, passes), l2, path = self._fit_l2(fit, rng, model, train, reducer,
-                                                                            start_obs)
+            (cores, result, update, start, passes), l2, path = self._fit_l2(fit, rng, model, train, reducer)
             if self.final_sweeps:
                 self._sweep_all_entries(rows, cores, place(obs), l2, reducer)
         train_rmse = float(rmse(rows.model, cores, train_batch, reducer))
@@ -265,7 +261,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
                  and (self.model_.shape, self.model_.rank) == (model.shape, model.rank))
         return cores, cores and hasattr(self, "history_")
 
-    def _fit_l2(self, fit, rng, model, train, reducer, start_obs):
+    def _fit_l2(self, fit, rng, model, train, reducer):
         """The fit with ``l2_reg``, or the strength ``"auto"`` picks (see :mod:`.ridge`);
         returns (fit's outcome, strength, path of (strength, validation error))."""
         if self.l2_reg != "auto":
@@ -274,7 +270,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             return fit(rng, 0.0), 0.0, None
         if self._warm(model)[0] and getattr(self, "l2_reg_", None) is not None:
             return fit(rng, self.l2_reg_), self.l2_reg_, self.l2_path_  # a warm fit keeps its choice
-        probe = self._initial_cores(model, start_obs, copy.deepcopy(rng), reducer)
+        probe = self._initial_cores(model, train, copy.deepcopy(rng), reducer)
         passes, previous = [], []
 
         def fit_with(strength):
@@ -290,7 +286,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         l2, outcome, path = search_strength(fit_with, reference_strength(probe, total / count))
         return (*outcome[:4], sum(passes)), l2, path
 
-    def _fit_starts(self, model, rows, start_obs, train_batch, val_batch, rng, l2_reg, *, reducer, backend,
+    def _fit_starts(self, model, rows, train, train_batch, val_batch, rng, l2_reg, *, reducer, backend,
                     dtype, options, path_cores=None):
         """Run every start (one when warm) on the observed rows with ridge ``l2_reg``; returns
         the best start's (restricted cores, result, update, (full start cores, named)) and the
@@ -306,7 +302,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             if path_cores is not None:
                 cores, origin = [copy_array(c) for c in path_cores[0]], path_cores[1]
             else:
-                full = self._initial_cores(model, start_obs, rng, reducer, warm_cores, start == 0)
+                full = self._initial_cores(model, train, rng, reducer, warm_cores, start == 0)
                 cores = [to_backend(c, backend, self.device, dtype) for c in rows.take(full)]
                 origin = (full, not warm_cores)
             if reducer is not None:
@@ -372,16 +368,15 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             return copy.deepcopy(self.update_)
         return make_update(self.method, make_base_step(self._solver(), self.lr), **options)
 
-    def _initial_cores(self, model, start_obs, rng, reducer=None, warm=False, first=True):
+    def _initial_cores(self, model, train, rng, reducer=None, warm=False, first=True):
         if warm:  # continue from the fitted cores
             return [np.array(to_numpy(c), dtype=np.float64) for c in self.cores_]
-        indices, values = start_obs.indices, start_obs.values
+        indices, values = train.indices, train.values
         if isinstance(self.init, str):  # every rank's entries, in an order no sharding changes
             indices, values = (canonical_order(indices, values) if reducer is None
                                else reducer.gather_observations(indices, values))
         # with n_init > 1 the first start is spectral and the others random
-        spectral = self.init in ("spectral", "spectral_all")
-        init = ("spectral" if first else "random") if spectral else self.init
+        init = "random" if self.init == "spectral" and not first else self.init
         return initial_cores(init, model, indices, values, rng)
 
     def _split(self, obs, rng, reducer=None):

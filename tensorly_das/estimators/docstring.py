@@ -82,18 +82,14 @@ _DOC = """Tensor completion with a {title} model by block least squares or Adam/
         of the chosen step. Without early stopping ``"auto"`` means 0.
         For a multilinear model it also pulls the core norms together (at a
         minimum of the penalty over rescalings all cores have equal norm).
-    init : "spectral", "spectral_all", "random", {tensorly_name} or list of cores, default "spectral"
+    init : "spectral", "random", {tensorly_name} or list of cores, default "spectral"
         ``"spectral"`` estimates each mode's subspace from the observed entries (the
         leading eigenvectors of the debiased Gram matrix of the zero-filled unfolding),
         projects the observations on them and fits the model to that small core; it
         falls back to ``"random"`` with a warning when a mode has fewer observed rows
         than the subspace needs. Random cores are scaled so that predictions match the
         data's RMS. Either way, rows of a mode without any training entry start at the
-        mean of the observed rows (``fit`` warns about them). ``"spectral"`` uses the
-        training entries only; ``"spectral_all"`` every observed entry, the validation part
-        included (a better start from 10% more entries; the iterations still train on the
-        training part only, so the validation error stays a check of the fit, if a slightly
-        optimistic one).
+        mean of the observed rows (``fit`` warns about them).
     shape : tuple of int, optional
         Shape of the tensor; needed with ``fit(indices, values)`` when the largest
         index does not reach the end of every mode (e.g. inside cross-validation).

@@ -50,10 +50,9 @@ def initial_cores(init, model, indices, values, rng):
 
     Parameters
     ----------
-    init : {"spectral", "spectral_all", "random"}, list of arrays or TensorLy decomposition
+    init : {"spectral", "random"}, list of arrays or TensorLy decomposition
         The start. ``"spectral"`` falls back to ``"random"`` with a warning that says why
-        when the observations cannot support it. ``"spectral_all"`` is the same computation:
-        the estimators pass it every observed entry, validation part included.
+        when the observations cannot support it.
     model : TensorModel
         The parametrization.
     indices : (nnz, N) int array
@@ -73,7 +72,7 @@ def initial_cores(init, model, indices, values, rng):
         raise ValueError(f"init must be one of {INITS}, a list of cores or a TensorLy "
                          f"decomposition, got {init!r}")
     cores = None
-    if init in ("spectral", "spectral_all"):
+    if init == "spectral":
         try:
             cores = spectral_cores(model, indices, values, rng)
         except SpectralStartError as err:
