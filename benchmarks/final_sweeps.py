@@ -6,13 +6,13 @@ Run:  python -m benchmarks.final_sweeps [--cases covid il2 pines cp_synthetic tt
 Our estimators at their defaults (block least squares, ``l2_reg="auto"``, early stopping on 10%
 of the training entries, spectral start from the other 90%) against the same with
 ``final_sweeps=2`` (two block least-squares sweeps on all training entries, the validation part
-included, once early stopping and the ridge path have chosen), under the protocol of ``benchmarks/protocol.py`` (rank chosen on the same
-validation entries; held-out entries never seen). Cases: the real tensors of
-``benchmarks/real_data.py`` (Tucker rank grid), the CP case of ``benchmarks/cp_synthetic.py``,
-the TT case of ``benchmarks/tt_synthetic.py`` and the 90%-missing, 10%-noise CP and Tucker cases
-of ``benchmarks/synthetic.py``. Reported: held-out NRMSE (against the noiseless truth on synthetic
-tensors), the fit's wall time, and per case each variant's ratio of median errors to the
-defaults'.
+included, once early stopping and the ridge path have chosen), under the protocol of
+``benchmarks/protocol.py`` (rank chosen on the same validation entries; held-out entries never
+seen). Cases: the real tensors of ``benchmarks/real_data.py`` (Tucker rank grid), the CP case
+of ``benchmarks/cp_synthetic.py``, the TT case of ``benchmarks/tt_synthetic.py`` and the
+90%-missing, 10%-noise CP and Tucker cases of ``benchmarks/synthetic.py``. Reported: held-out
+NRMSE (against the noiseless truth on synthetic tensors), the fit's wall time, and per case the
+ratio of the medians with the sweeps to those without.
 """
 
 import argparse

@@ -16,7 +16,8 @@ wall time and its peak memory above the process's resident memory at its start.
 Methods: our estimator of the truth's model at its defaults and with ``l2_reg=0``, the peers
 that fit that model (TensorLy masked ``parafac`` and pyttb ``gcp_opt`` on CP, TensorLy masked
 ``tucker`` on Tucker, tntorch ``optimize`` on TT), and a plain PyTorch Adam loop on every model,
-stopped early and run a fixed 2000 steps (see ``benchmarks/peers.py``). SAM and DAS are compared in ``benchmarks/default_method.py``.
+stopped early and run a fixed 2000 steps (see ``benchmarks/peers.py``). SAM and DAS are
+compared in ``benchmarks/default_method.py``.
 """
 
 import argparse

@@ -11,16 +11,16 @@ import tensorly_das as td
 from tensorly_das.models import TuckerModel
 from tensorly_das.updates import block_ls
 
-#: (estimator, rank, method, batch_size[, extra parameters]); every fit keeps early stopping
+#: (estimator, rank, method, batch_size, extra parameters); every fit keeps early stopping
 CONFIGS = [
-    ("CPCompletion", 3, "plain", None),
-    ("CPCompletion", 3, "sam", None),
-    ("CPCompletion", 3, "das", None),
-    ("TuckerCompletion", (3, 2, 3), "das", None),
-    ("CPCompletion", 3, "das", 50),
-    ("TuckerCompletion", (3, 2, 3), "plain", 40),
-    ("TuckerCompletion", (3, 2, 3), "plain", None),  # block least squares, core by CG (see fit)
-    ("TRCompletion", 2, "plain", None),  # block least squares
+    ("CPCompletion", 3, "plain", None, {}),
+    ("CPCompletion", 3, "sam", None, {}),
+    ("CPCompletion", 3, "das", None, {}),
+    ("TuckerCompletion", (3, 2, 3), "das", None, {}),
+    ("CPCompletion", 3, "das", 50, {}),
+    ("TuckerCompletion", (3, 2, 3), "plain", 40, {}),
+    ("TuckerCompletion", (3, 2, 3), "plain", None, {}),  # block least squares, core by CG (see fit)
+    ("TRCompletion", 2, "plain", None, {}),  # block least squares
     ("CPCompletion", 3, "plain", None, {"final_sweeps": 2}),  # then sweeps on all entries
 ]
 COMMON = dict(backend="pytorch", max_iter=25, lr=0.05, random_state=0, das_alpha=5.0, das_deviation="relative")
@@ -45,9 +45,8 @@ def shard(obs, rank, world):
     return obs.subset(np.sort(order[edges[rank] : edges[rank + 1]]))
 
 
-def fit(name, rank, method, batch_size, *rest, **params):
-    *extra, data = rest
-    params = {**(extra[0] if extra else {}), **params}
+def fit(name, rank, method, batch_size, extra, data, **params):
+    params = {**extra, **params}
     # block least squares solves Tucker's core (18 unknowns) by conjugate gradients here, so the
     # all-reduced CG runs too; every other core keeps its exact normal equations
     saved, block_ls.EXACT_WIDTH = block_ls.EXACT_WIDTH, 8

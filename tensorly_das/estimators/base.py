@@ -251,9 +251,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             counts = [[np.asarray(reducer.sum(c.tolist())) for c in part] for part in counts]
         warn_unobserved_slices(counts[0], model.shape)
         total = [sum(part[n] for part in counts) for n in range(len(model.shape))]
-        rows = ObservedRows.of(model, total, trained=[c > 0 for c in counts[0]])
-        rows.observed = [t > 0 for t in total]  # rows with a training or validation entry
-        return rows
+        return ObservedRows.of(model, total, trained=[c > 0 for c in counts[0]])
 
     def _warm(self, model):
         """(continue from the fitted cores, continue history and optimizer state too)."""

@@ -28,12 +28,15 @@ class ObservedRows:
     trained : list of 1-D bool arrays or None
         Per mode, True for the rows with a training entry (the others, if any, are filled
         with the mean of these after the fit; see :func:`fill_rows_with_mean`).
+    observed : list of 1-D bool arrays or None
+        Per mode, True for the rows with any entry (training or validation).
     """
 
-    def __init__(self, model, rows=None, trained=None):
+    def __init__(self, model, rows=None, trained=None, observed=None):
         self.full = model
         self.rows = rows
         self.trained = trained
+        self.observed = observed
         if rows is None:
             self.model = model
         else:
@@ -51,7 +54,7 @@ class ObservedRows:
         counts : list of 1-D int arrays
             Observations per row of each mode.
         trained : list of 1-D bool arrays or None
-            Stored as :attr:`trained`.
+            Stored as :attr:`trained`; :attr:`observed` marks the nonzero counts.
 
         Returns
         -------
@@ -60,14 +63,15 @@ class ObservedRows:
             a valid shape for the model's rank (e.g. a Tucker mode with fewer observed rows
             than its rank).
         """
+        observed = [np.asarray(c) > 0 for c in counts]
         rows = [np.flatnonzero(c) for c in counts]
         rows = [r if len(r) < size else None for r, size in zip(rows, model.shape)]
         if all(r is None for r in rows):
-            return cls(model, trained=trained)
+            return cls(model, trained=trained, observed=observed)
         try:
-            return cls(model, rows, trained)
+            return cls(model, rows, trained, observed)
         except ValueError:  # the rank does not fit the observed rows: fit the full model
-            return cls(model, trained=trained)
+            return cls(model, trained=trained, observed=observed)
 
     @property
     def restricted(self):
