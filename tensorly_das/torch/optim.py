@@ -272,7 +272,6 @@ class DAS(_Wrapper):
                 "tensors or tensorly_das adapters, or groups marked {'tensorized': True}"
             )
 
-    @torch.no_grad()
     def step(self, closure=None):
         """Rescale the cores of each tensorized layer, then take the base step.
 
@@ -291,42 +290,49 @@ class DAS(_Wrapper):
             with torch.enable_grad():
                 loss = closure()
         progress = self.steps_done / self.total_steps if self.total_steps else 0.0
-        # layers that share their settings are rescaled together, in a fixed number of
-        # tensor operations however many layers there are
-        by_setting = {}
-        for group in self._tensorized_groups():
+        layers, cores = [], []  # (number of cores, settings) of each layer DAS rescales now
+        for group in self.param_groups:
+            if not group.get("tensorized"):
+                continue
             alpha_t = scheduled_alpha(group["alpha"], group["alpha_schedule"], progress)
-            cores = [p for p in group["params"] if p.grad is not None]
-            if len(cores) >= 2 and alpha_t != 0.0:
-                key = (group["lr"] * alpha_t, group["denominator"], group["deviation"],
-                       group["max_scale"], group["rebalance"])
-                by_setting.setdefault(key, []).append(cores)
-        for key, layer_cores in by_setting.items():
-            self._rescale(layer_cores, *key)
-        self._base_step()
+            layer = [p for p in group["params"] if p.grad is not None]
+            if alpha_t != 0.0 and len(layer) >= 2:
+                layers.append((len(layer), (group["lr"] * alpha_t, group["denominator"], group["deviation"],
+                                            group["max_scale"], group["rebalance"])))
+                cores += layer
+        # without gradients, set by a call rather than the no_grad decorator (which costs more,
+        # on every step of a small net)
+        grad_mode = torch.is_grad_enabled()
+        torch.set_grad_enabled(False)
+        try:
+            if cores:
+                self._rescale(cores, layers)
+            self._base_step()
+        finally:
+            torch.set_grad_enabled(grad_mode)
         self.steps_done += 1
         return loss
 
-    def _rescale(self, layer_cores, lr_alpha, denominator, deviation, max_scale, rebalance):
-        cores = [p for layer in layer_cores for p in layer]
-        # squared norms of all cores and their gradients in one call
+    def _rescale(self, cores, layers):
+        # the norms of every core and gradient in one call, one scaling of every core in another
         norms = torch._foreach_norm(cores + [p.grad for p in cores])
         if cores[0].device.type == "cpu":
-            factors = self._factors_on_host(layer_cores, torch.stack(norms).tolist(), lr_alpha, denominator,
-                                            deviation, max_scale, rebalance)
+            factors = self._factors_on_host(layers, [v.item() for v in norms])
         else:
-            factors = self._factors_on_device(layer_cores, norms, lr_alpha, denominator, deviation,
-                                              max_scale, rebalance)
+            factors = self._factors_on_device(layers, norms)
         torch._foreach_mul_(cores, factors)
 
     @staticmethod
-    def _factors_on_host(layer_cores, norms, lr_alpha, denominator, deviation, max_scale, rebalance):
+    def _factors_on_host(layers, norms):
         """On the CPU the statistics are a few numbers: Python floats cost less than any array
-        op's dispatch (eq. 9 is still :func:`das_lambdas`, called per core)."""
+        op's dispatch (eq. 9 is still :func:`das_lambdas`, called per core).
+
+        ``layers`` lists ``(number of cores, settings)``, ``norms`` the cores' norms then the
+        gradients'; returns one factor per core.
+        """
         n = len(norms) // 2
         factors, start = [], 0
-        for layer in layer_cores:
-            k = len(layer)
+        for k, (lr_alpha, denominator, deviation, max_scale, rebalance) in layers:
             core_sq = [v * v for v in norms[start:start + k]]
             grad_sq = [v * v for v in norms[n + start:n + start + k]]
             start += k
@@ -340,13 +346,28 @@ class DAS(_Wrapper):
                 factors += [1.0 + lam for lam in lambdas]
         return factors
 
-    def _factors_on_device(self, layer_cores, norms, lr_alpha, denominator, deviation, max_scale, rebalance):
-        """On a GPU the statistics stay there (no host synchronization): every layer at once,
-        through a core -> layer membership matrix."""
+    def _factors_on_device(self, layers, norms):
+        """On a GPU the statistics stay there (no host synchronization): the layers that share
+        their settings at once, through a core -> layer membership matrix."""
+        n = len(norms) // 2
+        by_setting, start = {}, 0
+        for k, settings in layers:
+            by_setting.setdefault(settings, []).append(range(start, start + k))
+            start += k
+        factors = [None] * n
+        for settings, spans in by_setting.items():
+            positions = [i for span in spans for i in span]
+            part = [norms[i] for i in positions] + [norms[n + i] for i in positions]
+            for i, f in zip(positions, self._device_factors([len(span) for span in spans], part, *settings)):
+                factors[i] = f
+        return factors
+
+    def _device_factors(self, sizes, norms, lr_alpha, denominator, deviation, max_scale, rebalance):
+        """Factors of layers of ``sizes`` cores that share one setting, from their norms (cores',
+        then gradients'), as 0-d tensors on the device."""
         # a group may mix float32 and float64 cores: the statistics use the widest type
         dtype = functools.reduce(torch.promote_types, (t.dtype for t in norms))
-        layer_id, member_t, counts = self._layout(tuple(len(layer) for layer in layer_cores), norms[0].device,
-                                                  dtype)
+        layer_id, member_t, counts = self._layout(tuple(sizes), norms[0].device, dtype)
         sq = torch.stack(norms).to(dtype).view(2, -1) ** 2
         sums = (sq @ member_t).T  # (layers, 2): per-layer sums of ||G||^2 and ||g||^2
         means = (sums / counts)[layer_id]

@@ -307,17 +307,21 @@ def test_das_factors_on_the_host_equal_those_kept_on_the_device(rebalance, devia
     # membership matrix: both are eq. 9 and must agree (here both run on the CPU)
     torch.manual_seed(2)
     net = torch.nn.Sequential(TTLinear((4, 4), (4, 4), rank=3), torch.nn.Tanh(),
+                              TTLinear((4, 4), (4, 4), rank=2), torch.nn.Tanh(),
                               TTLinear((4, 4), (2, 4), rank=2), torch.nn.Linear(8, 3)).double()
     x, y = _data()
     _loss(net, x, y).backward()
     opt = DAS(net, lr=0.05, alpha=50.0, alpha_schedule="constant", max_scale=0.3,
               deviation=deviation, denominator=denominator, rebalance=rebalance)
-    layers = [list(net[0].weight.cores()), list(net[2].weight.cores())]
-    cores = [p for layer in layers for p in layer]
+    cores = [p for layer in (net[0], net[2], net[4]) for p in layer.weight.cores()]
     norms = torch._foreach_norm(cores + [p.grad for p in cores])
-    args = (0.05 * 50.0, denominator, deviation, 0.3, rebalance)
-    host = DAS._factors_on_host(layers, torch.stack(norms).tolist(), *args)
-    device = [float(f) for f in opt._factors_on_device(layers, norms, *args)]
+    # the first and last layers share their settings (rescaled together on the device), the
+    # middle one has another learning rate
+    same, other = (0.05 * 50.0, denominator, deviation, 0.3, rebalance), (0.02 * 50.0, denominator, deviation,
+                                                                          0.3, rebalance)
+    layers = [(2, same), (2, other), (2, same)]
+    host = DAS._factors_on_host(layers, [v.item() for v in norms])
+    device = [float(f) for f in opt._factors_on_device(layers, norms)]
     assert len(host) == len(cores) and np.allclose(host, device, rtol=1e-5, atol=0)
     assert max(abs(f - 1.0) for f in host) > 1e-3  # the factors do something
 
