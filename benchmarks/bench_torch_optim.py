@@ -1,6 +1,6 @@
 """Seconds per training step of SGD, SAM and DAS on tensorized networks of growing width.
 
-Run:  python -m benchmarks.bench_torch_optim [--repeats 30] [--sides 8 16 32 48]
+Run:  python -m benchmarks.bench_torch_optim [--repeats 100] [--sides 8 16 32 48]
 
 Each network is two tensorized layers (width = side^2) and a linear head, on random data (batch
 256): this package's TT layers (TT rank 8) and, when tensorly-torch is installed, its CP
@@ -85,7 +85,7 @@ def time_step(net, side, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument("--sides", type=int, nargs="+", default=[8, 16, 32, 48])
     args = parser.parse_args()
     torch.manual_seed(0)
