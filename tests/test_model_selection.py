@@ -27,6 +27,17 @@ def test_one_standard_error_rule_takes_the_simplest_close_candidate():
     assert rank_size((1, 3, 3, 1)) == 9 and rank_size(4) == 4
 
 
+def test_scores_closer_than_min_difference_are_ties():
+    # noise-free fits: every rank from the truth up scores 1 - 1e-11 or so, the folds agree to
+    # 1e-12; the standard error alone would keep the best (largest) rank
+    means, stds = [0.78, 1 - 3.6e-11, 1 - 1.0e-11, 1 - 5e-12], [1e-2, 1.6e-11, 1.9e-12, 2.2e-13]
+    ranks = [(3, 3, 3), (4, 4, 4), (5, 5, 5), (6, 6, 6)]
+    assert td.one_standard_error_rule()(_results(ranks, means, stds)) == 1
+    assert td.one_standard_error_rule(min_difference=0.0)(_results(ranks, means, stds)) == 3
+    # a real gap stays a gap
+    assert td.one_standard_error_rule()(_results(ranks, [0.78, 0.99, 0.995, 0.995], [0, 1e-4, 1e-4, 1e-4])) == 2
+
+
 def test_gridsearch_with_the_rule_refits_the_chosen_rank():
     obs, _ = low_rank_problem(fraction=0.6)
     search = GridSearchCV(td.CPCompletion(shape=obs.shape, max_iter=300, random_state=0),
