@@ -63,6 +63,9 @@ def one_standard_error_rule(param="rank", complexity=rank_size, min_difference=1
     ...                       cv=KFold(3, shuffle=True, random_state=0),
     ...                       refit=td.one_standard_error_rule("rank"))
     """
+    if (isinstance(min_difference, bool) or not isinstance(min_difference, (int, float))
+            or not math.isfinite(min_difference) or min_difference < 0):
+        raise ValueError(f"min_difference must be a finite number >= 0, got {min_difference!r}")
 
     def refit(cv_results):
         mean = np.asarray(cv_results["mean_test_score"], dtype=float)

@@ -38,6 +38,12 @@ def test_scores_closer_than_min_difference_are_ties():
     assert td.one_standard_error_rule()(_results(ranks, [0.78, 0.99, 0.995, 0.995], [0, 1e-4, 1e-4, 1e-4])) == 2
 
 
+@pytest.mark.parametrize("bad", [-1e-6, float("nan"), float("inf"), "1e-6", None, True])
+def test_min_difference_must_be_a_finite_non_negative_number(bad):
+    with pytest.raises(ValueError, match="min_difference"):
+        td.one_standard_error_rule(min_difference=bad)
+
+
 def test_gridsearch_with_the_rule_refits_the_chosen_rank():
     obs, _ = low_rank_problem(fraction=0.6)
     search = GridSearchCV(td.CPCompletion(shape=obs.shape, max_iter=300, random_state=0),

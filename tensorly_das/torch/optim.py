@@ -291,9 +291,7 @@ class DAS(_Wrapper):
                 loss = closure()
         progress = self.steps_done / self.total_steps if self.total_steps else 0.0
         layers, cores = [], []  # (number of cores, settings) of each layer DAS rescales now
-        for group in self.param_groups:
-            if not group.get("tensorized"):
-                continue
+        for group in self._tensorized_groups():
             alpha_t = scheduled_alpha(group["alpha"], group["alpha_schedule"], progress)
             layer = [p for p in group["params"] if p.grad is not None]
             if alpha_t != 0.0 and len(layer) >= 2:
