@@ -7,6 +7,7 @@ NumPy path never imports torch. TensorLy's own ops are used through
 backend that owns a given array.
 """
 
+import math
 from contextlib import contextmanager
 
 import numpy as np
@@ -132,7 +133,7 @@ def scatter_add_rows(index, rows, n_rows):
 
         out = torch.zeros((n_rows,) + tuple(rows.shape[1:]), dtype=rows.dtype, device=rows.device)
         return out.index_add_(0, index, rows)
-    columns = np.ascontiguousarray(rows.reshape(rows.shape[0], -1).T)
+    columns = np.ascontiguousarray(rows.reshape(rows.shape[0], math.prod(rows.shape[1:])).T)
     return scatter_add_transposed(index, columns, n_rows).reshape((n_rows,) + rows.shape[1:])
 
 
@@ -198,7 +199,7 @@ def scatter_add_transposed(index, values, n_rows):
 
 
 def concatenate(parts):
-    """Join 1-D arrays of one backend end to end."""
+    """Join arrays of one backend end to end along their first axis."""
     if is_torch(parts[0]):
         import torch
 

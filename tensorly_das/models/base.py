@@ -213,6 +213,45 @@ class TensorModel:
         """
         raise NotImplementedError
 
+    def design_cost(self, k):
+        """Multiply-adds that build one design row of core ``k`` (:meth:`design`), beyond
+        gathering the rows it uses; 0 where that is all it does.
+
+        The block solver builds the rows once per fiber of :meth:`row_mode` (the entries
+        sharing every other index, hence the row) when this exceeds the row's own Gram cost
+        ``W_k^2``.
+
+        Parameters
+        ----------
+        k : int
+            The core.
+
+        Returns
+        -------
+        cost : int
+        """
+        return 0
+
+    def kronecker_factors(self, cores, k):
+        """The per-mode matrices whose rows' Kronecker product is core ``k``'s design row.
+
+        Where ``design(cores, idx, k)[j]`` is ``kron_n M_n[idx[n][j]]`` (C order, mode 0
+        slowest), the block solver forms core ``k``'s normal equations fiber by fiber
+        (:func:`~tensorly_das.updates.fibers.kronecker_normal_equations`).
+
+        Parameters
+        ----------
+        cores : list of arrays
+        k : int
+            The core.
+
+        Returns
+        -------
+        factors : list of arrays (I_n, R_n), or None
+            None where the design has no such form (the default).
+        """
+        return None
+
     def row_mode(self, k):
         """The mode whose index picks the row of core ``k`` an entry uses (None: one row, the
         whole core, used by every entry, as Tucker's core tensor).

@@ -104,6 +104,13 @@ class TuckerModel(TensorModel):
         ]
         return [core_grad] + factor_grads
 
+    def design_cost(self, k):
+        # a factor's row contracts the whole core with the other modes' rows
+        return 0 if k == 0 else math.prod(self.rank)
+
+    def kronecker_factors(self, cores, k):
+        return list(cores[1:]) if k == 0 else None
+
     def design(self, cores, mode_indices, k):
         core, factors = cores[0], cores[1:]
         rows = [take_rows(a, idx) for a, idx in zip(factors, mode_indices)]

@@ -34,7 +34,8 @@ import math
 import numpy as np
 import tensorly as tl
 
-from ..backend import add_segments, backend_of, batched_solve, index_add_rows, index_like, to_numpy
+from ..backend import add_segments, backend_of, batched_solve, index_add_rows, index_like, take_rows, to_numpy
+from .fibers import Fibers, KroneckerDesign, fiber_design
 
 #: relative ridge added to every row's system: this fraction of its mean diagonal
 RIDGE_FLOOR = 1e-6
@@ -53,7 +54,8 @@ CG_ITERATIONS = 5
 def solver_memory(model, nnz, itemsize=8):
     """Bytes block least squares holds beyond a first-order fit: the per-core layouts (entry
     positions and padding mask, at most twice the entries each), the largest exact core's
-    normal equations and one chunk's workspace.
+    normal equations, the entries' fibers and what is built per fiber where the model's
+    designs share rows (:mod:`~tensorly_das.updates.fibers`), and one chunk's workspace.
 
     Parameters
     ----------
@@ -69,16 +71,24 @@ def solver_memory(model, nnz, itemsize=8):
     bytes : int
     """
     n_cores = len(model.core_shapes())
-    normal = 0
+    normal = fibers = shared = 0
     for k in range(n_cores):
         width = BlockLeastSquares.width(model, k)
         mode = model.row_mode(k)
         rows = 1 if mode is None else min(model.shape[mode], nnz)
         if width <= EXACT_WIDTH:
             normal = max(normal, 3 * rows * width * (width + 1) * itemsize)
+        if mode is None:  # a core every entry uses (Tucker's): its design may be Kronecker products,
+            # through every mode's fibers and, per entry or fiber, one mode's rows and outer products
+            r_max = max(model.core_shapes()[k])
+            fibers = Fibers.nbytes(nnz) * len(model.shape)
+            shared = max(shared, nnz * (r_max + r_max * r_max + 1) * itemsize)
+        elif model.design_cost(k) > width * width:  # its design rows built once per fiber
+            fibers = max(fibers, Fibers.nbytes(nnz, sorted_too=False) * len(model.shape))
+            shared = max(shared, nnz * width * itemsize)
     layout = n_cores * 2 * nnz * (8 + 1)
     workspace = 4 * CHUNK_FLOATS * itemsize + 8 * len(model.shape) * CHUNK_FLOATS
-    return int(layout + normal + workspace)
+    return int(layout + normal + fibers + shared + workspace)
 
 
 class _Chunk:
@@ -158,24 +168,71 @@ def build_layout(row_of_entry, n_rows, width, like):
 
 
 class _Layout:
-    """Per-core chunks, the rows that hold entries (over all ranks) and the global count."""
+    """Per-core chunks (built on first use), the rows that hold entries (over all ranks), the
+    global count, and the entries' fibers of each mode (:class:`~.fibers.Fibers`, on first use)."""
 
     def __init__(self, model, batch, reducer, like):
         values_sq = (batch.values * batch.values).sum() if len(batch) else like.sum() * 0.0
         self.n_global = len(batch) if reducer is None else int(reducer.sum([len(batch)])[0])
         self.values_sq = values_sq if reducer is None else reducer.reduce_sum(values_sq)
-        self.chunks, self.observed = [], []
-        for k, shape in enumerate(model.core_shapes()):
+        self._model, self._batch, self._like = model, batch, like
+        self._chunks, self._fibers, self.observed = {}, {}, []
+        for k in range(len(model.core_shapes())):
             mode = model.row_mode(k)
             n_rows = 1 if mode is None else model.shape[mode]
-            width = math.prod(shape) // n_rows
-            rows = (np.zeros(len(batch), dtype=np.int64) if mode is None
-                    else np.asarray(to_numpy(batch.mode_indices[mode]), dtype=np.int64))
-            counts = np.bincount(rows, minlength=n_rows)
+            counts = np.bincount(self._rows(k), minlength=n_rows)
             if reducer is not None:
                 counts = np.asarray(reducer.sum(counts.tolist()))
-            self.chunks.append(build_layout(rows, n_rows, width, like))
             self.observed.append(index_like(counts > 0, like))
+
+    def _rows(self, k):
+        mode = self._model.row_mode(k)
+        if mode is None:
+            return np.zeros(len(self._batch), dtype=np.int64)
+        return np.asarray(to_numpy(self._batch.mode_indices[mode]), dtype=np.int64)
+
+    def chunks(self, k):
+        """The chunks of core ``k``'s normal equations (:func:`build_layout`)."""
+        if k not in self._chunks:
+            model = self._model
+            mode = model.row_mode(k)
+            n_rows = 1 if mode is None else model.shape[mode]
+            width = math.prod(model.core_shapes()[k]) // n_rows
+            self._chunks[k] = build_layout(self._rows(k), n_rows, width, self._like)
+        return self._chunks[k]
+
+    def fibers(self, mode):
+        """The entries' fibers of ``mode``."""
+        if mode not in self._fibers:
+            self._fibers[mode] = Fibers(self._batch.mode_indices, self._model.shape, mode, self._like)
+        return self._fibers[mode]
+
+    def fewest_fibers(self):
+        """The fibers of the mode whose fibers hold the most entries each."""
+        return min((self.fibers(m) for m in range(len(self._model.shape))), key=lambda f: f.count)
+
+
+def _conjugate_gradients(x, residual, curvature, n_iter):
+    """``n_iter`` conjugate-gradient steps on a quadratic, updating ``x`` in place.
+
+    ``residual`` is minus the gradient at ``x``; ``curvature(p)`` the Hessian times ``p``.
+    Stops early when the residual or the curvature along a direction is not positive.
+    """
+    direction = residual
+    rr = (residual * residual).sum()
+    for _ in range(n_iter):
+        if not float(rr) > 0:
+            break
+        hp = curvature(direction)
+        p_hp = (direction * hp).sum()
+        if not float(p_hp) > 0:
+            break
+        step = rr / p_hp
+        x += step * direction
+        residual = residual - step * hp
+        rr_next = (residual * residual).sum()
+        direction = residual + (rr_next / rr) * direction
+        rr = rr_next
 
 
 class BlockLeastSquares:
@@ -259,8 +316,11 @@ class BlockLeastSquares:
 
         The block problem is quadratic: its gradient is the objective's gradient for core ``k``
         and its Hessian times ``p`` is that gradient for core ``p`` on zero values (no other
-        core changes). Each iteration costs one evaluation of the loss and gradients; the
-        normal equations are never formed.
+        core changes). Where the model gives core ``k``'s design as Kronecker products
+        (:meth:`~tensorly_das.models.TensorModel.kronecker_factors`), both come from products
+        with that design through the entries' fibers (:class:`~.fibers.KroneckerDesign`);
+        otherwise each iteration costs one evaluation of the loss and gradients. The normal
+        equations are never formed.
 
         Parameters
         ----------
@@ -269,28 +329,69 @@ class BlockLeastSquares:
         n_iter : int, optional
             Iterations (default :data:`CG_ITERATIONS`).
         """
-        zeros = type(objective)(objective.model, type(objective.batch)(
-            objective.batch.mode_indices, objective.batch.values * 0.0), objective.l2_reg, objective.reducer)
-        core = cores[k]
-        residual = -objective(cores)[1][k]
-        direction = residual
-        rr = (residual * residual).sum()
-        saved = core
-        for _ in range(CG_ITERATIONS if n_iter is None else n_iter):
-            if not float(rr) > 0:
-                break
-            cores[k] = direction
-            curvature = zeros(cores)[1][k]
-            cores[k] = saved
-            p_hp = (direction * curvature).sum()
-            if not float(p_hp) > 0:
-                break
-            step = rr / p_hp
-            core += step * direction
-            residual = residual - step * curvature
-            rr_next = (residual * residual).sum()
-            direction = residual + (rr_next / rr) * direction
-            rr = rr_next
+        n_iter = CG_ITERATIONS if n_iter is None else n_iter
+        factors = objective.model.kronecker_factors(cores, k)
+        if factors is None:
+            zeros = type(objective)(objective.model, type(objective.batch)(
+                objective.batch.mode_indices, objective.batch.values * 0.0), objective.l2_reg, objective.reducer)
+            saved = cores[k]
+
+            def curvature(direction):
+                cores[k] = direction
+                try:
+                    return zeros(cores)[1][k]
+                finally:
+                    cores[k] = saved
+
+            _conjugate_gradients(saved, -objective(cores)[1][k], curvature, n_iter)
+            return
+        layout = self._layout_of(cores, objective)
+        design = KroneckerDesign(factors, objective.batch, layout.fewest_fibers(), CHUNK_FLOATS)
+        reduce = (lambda x: x) if objective.reducer is None else objective.reducer.reduce_sum
+        n, l2_reg = layout.n_global, objective.l2_reg
+        core = cores[k].reshape(-1)
+        with backend_of(core):
+            gradient = reduce(design.rmatvec(design.matvec(core) - objective.batch.values)) / n + l2_reg * core
+            _conjugate_gradients(core, -gradient,
+                                 lambda d: reduce(design.rmatvec(design.matvec(d))) / n + l2_reg * d, n_iter)
+            cores[k][...] = core.reshape(cores[k].shape)
+
+    def _normal_equations(self, model, cores, batch, k, n_rows, width, like):
+        """Every row's Gram matrix and right-hand side, chunk by chunk; design rows built once
+        per fiber where the model says they cost more than their Gram matrix."""
+        layout = self._layout
+        mode = model.row_mode(k)
+        shared = None
+        if mode is not None and model.design_cost(k) > width * width:
+            fibers = layout.fibers(mode)
+            if fibers.count < len(batch):
+                shared = (fibers, fiber_design(model, cores, batch.mode_indices, k, fibers,
+                                               max(1, CHUNK_FLOATS // width)))
+        gram = tl.zeros((n_rows, width, width), **tl.context(like))
+        rhs = tl.zeros((n_rows, width), **tl.context(like))
+        for chunk in layout.chunks(k):
+            if shared is None:
+                design = model.design(cores, [idx[chunk.slots] for idx in batch.mode_indices], k)
+            else:
+                design = take_rows(shared[1], take_rows(shared[0].of_entry, chunk.slots))
+            values = batch.values[chunk.slots]
+            if chunk.mask is not None:
+                design = design * chunk.mask[:, None]
+                values = values * chunk.mask
+            design = design.reshape(chunk.n_pieces, chunk.length, width)
+            design_t = design.swapaxes(1, 2)
+            index_add_rows(gram, chunk.targets, chunk.per_row(design_t @ design))
+            index_add_rows(rhs, chunk.targets,
+                           chunk.per_row((design_t @ values.reshape(chunk.n_pieces, -1, 1))[..., 0]))
+        return gram, rhs
+
+    def _layout_of(self, cores, objective):
+        """The layout of the objective's entries, built once."""
+        key = (id(objective.batch), len(objective.batch))
+        if self._key != key:
+            self._layout = _Layout(objective.model, objective.batch, objective.reducer, cores[0])
+            self._key = key
+        return self._layout
 
     def solve_core(self, cores, objective, k):
         """Replace core ``k`` (in place) by the minimizer of the objective given the others.
@@ -312,27 +413,16 @@ class BlockLeastSquares:
             Sum of squared training residuals at the new core (over all ranks).
         """
         model, batch = objective.model, objective.batch
-        key = (id(batch), len(batch))
-        if self._key != key:  # the layout of these entries, built once
-            self._layout = _Layout(model, batch, objective.reducer, cores[0])
-            self._key = key
-        layout = self._layout
+        layout = self._layout_of(cores, objective)
         current = model.core_as_rows(cores[k], k)
         n_rows, width = current.shape
         with backend_of(current):
-            gram = tl.zeros((n_rows, width, width), **tl.context(current))
-            rhs = tl.zeros((n_rows, width), **tl.context(current))
-            for chunk in layout.chunks[k]:
-                design = model.design(cores, [idx[chunk.slots] for idx in batch.mode_indices], k)
-                values = batch.values[chunk.slots]
-                if chunk.mask is not None:
-                    design = design * chunk.mask[:, None]
-                    values = values * chunk.mask
-                design = design.reshape(chunk.n_pieces, chunk.length, width)
-                design_t = design.swapaxes(1, 2)
-                index_add_rows(gram, chunk.targets, chunk.per_row(design_t @ design))
-                index_add_rows(rhs, chunk.targets,
-                               chunk.per_row((design_t @ values.reshape(chunk.n_pieces, -1, 1))[..., 0]))
+            factors = model.kronecker_factors(cores, k)
+            if factors is not None:
+                gram, rhs = KroneckerDesign(factors, batch, layout.fewest_fibers(), CHUNK_FLOATS).normal_equations()
+                gram, rhs = gram[None], rhs[None]
+            else:
+                gram, rhs = self._normal_equations(model, cores, batch, k, n_rows, width, current)
             if objective.reducer is not None:
                 gram = objective.reducer.reduce_sum(gram)
                 rhs = objective.reducer.reduce_sum(rhs)
