@@ -320,7 +320,8 @@ def _report(args, est, whole, world, out):
           f"{np.sqrt(np.mean((fitted - whole.values) ** 2)):.4g}, R^2 {r2_score(whole.values, fitted):.4f}",
           file=out)
     ranks = ", all ranks" if args.distributed else ""
-    after = f", before the {est.final_sweeps} final sweeps on all entries" if est.final_sweeps else ""
+    sweeps = est._final_sweeps()
+    after = f", before the {sweeps} final sweeps on all entries" if sweeps else ""
     print(f"  held-out validation entries ({est.validation_fraction:.0%}{ranks}{after}): RMSE "
           f"{est.best_val_rmse_:.4g}", file=out)
     print(f"  {est.n_iter_} iterations, {est.time_per_iter_:.2e} s/iter, Q = "
@@ -343,6 +344,18 @@ def _rank(text):
     except ValueError:
         raise argparse.ArgumentTypeError(f"rank must be an int or comma-separated ints, got {text!r}") from None
     return parts[0] if len(parts) == 1 else tuple(parts)
+
+
+def _count_or_auto(text):
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative int or 'auto', got {text!r}")
+    return value
 
 
 def _l2_strength(text):
@@ -418,8 +431,9 @@ def build_parser():
                      help="memory budget, e.g. 4GB (default: the available memory); files and fits "
                           "estimated above it are refused before any heavy work")
     fit.add_argument("--n-init", type=int, default=_DEFAULTS.n_init, help="random starts")
-    fit.add_argument("--final-sweeps", type=int, default=_DEFAULTS.final_sweeps,
-                     help="block least-squares sweeps on all entries, validation included, after early stopping")
+    fit.add_argument("--final-sweeps", type=_count_or_auto, default=_DEFAULTS.final_sweeps,
+                     help="block least-squares sweeps on all entries, validation included, after early "
+                          "stopping; 'auto' (default): 2 with block least squares and early stopping")
     fit.add_argument("--method", default=_DEFAULTS.method, choices=METHODS, help="update rule")
     fit.add_argument("--solver", default=_DEFAULTS.solver, choices=SOLVERS + ("auto",),
                      help="base step: block least squares ('als'), Adam or SGD; 'auto' (default): 'als' for "

@@ -147,12 +147,16 @@ def test_meaningless_combinations_are_refused_before_any_work(params, match):
     assert not hasattr(est, "cores_")
 
 
-def test_als_is_pickled_without_its_layout():
+def test_the_fitted_solver_keeps_no_layout_and_pickles_without_one(monkeypatch):
     import pickle
 
+    built = []
+    monkeypatch.setattr(block_ls.BlockLeastSquares, "release",
+                        lambda self: (built.append(self._layout is not None), setattr(self, "_layout", None)))
     obs, _ = low_rank_problem(fraction=0.5)
     est = td.CPCompletion(rank=3, max_iter=5, random_state=0).fit(obs)
-    assert est.update_.base._layout is not None
+    assert built == [True]  # the fit's layout existed, and the estimator let it go
+    assert est.update_.base._layout is None
     again = pickle.loads(pickle.dumps(est))
     assert again.update_.base._layout is None
     np.testing.assert_array_equal(again.predict(obs), est.predict(obs))

@@ -114,7 +114,8 @@ def test_sklearn_clone_params_and_gridsearch():
 
 def test_early_stopping_keeps_best_state():
     obs, _ = low_rank_problem(fraction=0.3, noise=0.5, seed=2)
-    est = CPCompletion(rank=8, method="plain", l2_reg=0.0, lr=0.05, max_iter=400, n_iter_no_change=30, random_state=0).fit(obs)
+    est = CPCompletion(rank=8, method="plain", l2_reg=0.0, lr=0.05, max_iter=400, n_iter_no_change=30,
+                       final_sweeps=0, random_state=0).fit(obs)
     val = np.array(est.history_["val_rmse"])
     # an over-ranked fit of noisy data overfits: the validation error turns up and the fit stops
     assert est.stopped_ == "no_change" and est.n_iter_ < 400
@@ -249,7 +250,7 @@ def test_n_init_keeps_the_start_with_the_lowest_validation_error(monkeypatch):
     from .conftest import model_problem
 
     obs, _ = model_problem(CPModel, (20, 18, 16), 3, fraction=0.3, seed=0)
-    single = CPCompletion(rank=3, l2_reg=0.0, random_state=0, max_iter=300).fit(obs)
+    single = CPCompletion(rank=3, l2_reg=0.0, final_sweeps=0, random_state=0, max_iter=300).fit(obs)
     results = []
 
     def recording_fit_cores(*args, **kwargs):
@@ -258,7 +259,8 @@ def test_n_init_keeps_the_start_with_the_lowest_validation_error(monkeypatch):
 
     base_fit_cores = base.fit_cores
     monkeypatch.setattr(base, "fit_cores", recording_fit_cores)
-    multi = CPCompletion(rank=3, l2_reg=0.0, random_state=0, n_init=4, max_iter=300).fit(obs)
+    multi = CPCompletion(rank=3, l2_reg=0.0, final_sweeps=0, random_state=0, n_init=4,
+                         max_iter=300).fit(obs)
     errors = [r["best_val_rmse"] for r in results]
     assert len(errors) == 4 and len(set(errors)) > 1  # four different starts
     # the first start is the single fit's (same random stream); the kept one is the best
@@ -392,7 +394,7 @@ def test_final_sweeps_are_block_least_squares_on_every_entry(cls):
     obs, _ = low_rank_problem(fraction=0.4, noise=0.1, seed=3)
     rank = 3 if cls is td.CPCompletion else ((3, 3, 3) if cls is td.TuckerCompletion else (1, 3, 3, 1))
     params = dict(rank=rank, l2_reg=1e-3, max_iter=30, random_state=0)
-    plain = cls(**params).fit(obs)
+    plain = cls(final_sweeps=0, **params).fit(obs)
     swept = cls(final_sweeps=2, **params).fit(obs)
     # the oracle: the same early-stopped cores, then two sweeps by hand on all entries
     cores = [np.array(c) for c in plain.cores_]
@@ -417,7 +419,7 @@ def test_final_sweeps_train_the_rows_seen_only_in_validation():
     keep = np.array([tuple(i) not in drop for i in obs.indices])
     sub = td.ObservedTensor(obs.indices[keep], obs.values[keep], obs.shape)
     with pytest.warns(td.starts.UnobservedSliceWarning):
-        plain = CPCompletion(rank=3, max_iter=20, random_state=0).fit(sub)
+        plain = CPCompletion(rank=3, max_iter=20, random_state=0, final_sweeps=0).fit(sub)
     with pytest.warns(td.starts.UnobservedSliceWarning):
         swept = CPCompletion(rank=3, max_iter=20, random_state=0, final_sweeps=1).fit(sub)
     # without the sweeps row 0 is filled with the mean of the others; with them it is solved
@@ -435,3 +437,16 @@ def test_final_sweeps_refuse_what_they_cannot_mean(params, words):
     obs, _ = low_rank_problem()
     with pytest.raises(ValueError, match=words):
         CPCompletion(rank=3, **params).fit(obs)
+
+
+def test_final_sweeps_auto_are_two_with_block_least_squares_and_early_stopping_and_none_otherwise():
+    obs, _ = low_rank_problem(fraction=0.4, noise=0.1, seed=3)
+    params = dict(rank=3, max_iter=15, random_state=0)
+    auto = CPCompletion(**params).fit(obs)
+    assert auto.final_sweeps == "auto" and auto._final_sweeps() == 2
+    np.testing.assert_allclose(auto.cores_[0], CPCompletion(final_sweeps=2, **params).fit(obs).cores_[0])
+    assert not np.allclose(auto.cores_[0], CPCompletion(final_sweeps=0, **params).fit(obs).cores_[0])
+    for other in ({"solver": "adam"}, {"method": "das"}, {"early_stopping": False}):
+        est = CPCompletion(**params, **other).fit(obs)  # no error: "auto" is 0 there
+        assert est._final_sweeps() == 0
+        np.testing.assert_allclose(est.cores_[0], CPCompletion(final_sweeps=0, **params, **other).fit(obs).cores_[0])

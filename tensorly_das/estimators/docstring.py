@@ -56,12 +56,13 @@ _DOC = """Tensor completion with a {title} model by block least squares or Adam/
         improvement. When False, the training loss is monitored instead.
     validation_fraction : float, default 0.1
         Share of the observed entries held out for early stopping.
-    final_sweeps : int, default 0
+    final_sweeps : int or "auto", default "auto"
         Block least-squares sweeps on *all* observed entries, the validation part
         included, after early stopping has chosen the cores (and ``l2_reg="auto"`` the
-        ridge): they give back what holding out the validation entries cost. Needs
-        ``solver="als"`` and early stopping. The validation entries are then no longer
-        held out: ``best_val_rmse_`` and ``history_`` describe the fit before these sweeps.
+        ridge): they give back what holding out the validation entries cost. A number
+        needs ``solver="als"`` and early stopping; ``"auto"`` is 2 where both hold and 0
+        otherwise. The validation entries are then no longer held out:
+        ``best_val_rmse_`` and ``history_`` describe the fit before these sweeps.
     n_iter_no_change : int or "auto", default "auto"
         Patience (``"auto"``: 20 sweeps of block least squares, 200 passes of Adam or SGD).
         With early stopping the fit stops once the validation RMSE has not

@@ -261,6 +261,10 @@ class BlockLeastSquares:
     def __deepcopy__(self, memo):
         return BlockLeastSquares(self.ridge_floor)
 
+    def release(self):
+        """Forget the layout of the last fit's entries (it is rebuilt when needed)."""
+        self._layout, self._key, self._end_loss = None, None, {}
+
     def step(self, cores, grads, objective):
         """One sweep (the base-step signature; ``grads`` is unused): see :meth:`sweep`."""
         self.sweep(cores, objective)

@@ -71,8 +71,15 @@ class Fibers:
         self._sorted = None
 
     def sorted_entries(self):
-        """The entries in fiber order (int array on the backend) and, on the host, the fiber of
-        each of them: built on first use (only the Kronecker equations need them)."""
+        """The entries in fiber order, built on first use (only the Kronecker equations need them).
+
+        Returns
+        -------
+        entries : int array (nnz,)
+            The entries' positions in fiber order, on the backend.
+        fiber_of_sorted : numpy int array (nnz,)
+            The fiber of each of them, on the host.
+        """
         if self._sorted is None:
             order = np.argsort(self._of_entry_host, kind="stable")
             self._sorted = (index_like(order, self._like), self._of_entry_host[order])
@@ -80,8 +87,21 @@ class Fibers:
 
     @staticmethod
     def nbytes(nnz, sorted_too=True):
-        """Bytes held for ``nnz`` entries, at most: fiber numbers (backend and host), one entry
-        per fiber, and the entries in fiber order (backend and host)."""
+        """Bytes held for ``nnz`` entries, at most.
+
+        Parameters
+        ----------
+        nnz : int
+            Number of entries.
+        sorted_too : bool, default=True
+            Count the entries in fiber order (backend and host) beside the fiber numbers (backend
+            and host) and one entry per fiber.
+
+        Returns
+        -------
+        int
+            The bytes.
+        """
         return nnz * 8 * (5 if sorted_too else 3)
 
 
@@ -139,7 +159,13 @@ class KroneckerDesign:
             yield start, p
 
     def mode_rows(self):
-        """Mode ``m``'s row of every entry, ``(nnz, R_m)`` (gathered once)."""
+        """Mode ``m``'s row of every entry, gathered once.
+
+        Returns
+        -------
+        array (nnz, R_m)
+            The rows.
+        """
         if self._rows is None:
             self._rows = take_rows(self.factors[self.m], self.batch.mode_indices[self.m])
         return self._rows
@@ -155,7 +181,18 @@ class KroneckerDesign:
         return tl.reshape(tl.transpose(x, self._back), (self.width,))
 
     def matvec(self, x):
-        """``D @ x``: the prediction at every entry of the core ``x`` (flat, C order)."""
+        """``D @ x``: the prediction at every entry of a core.
+
+        Parameters
+        ----------
+        x : array (W,)
+            The core, flat in C order.
+
+        Returns
+        -------
+        array (nnz,)
+            The prediction at every entry.
+        """
         with backend_of(x):
             x_m = self._mode_first(x)
             per_fiber = tl.zeros((self.fibers.count, self.r_m), **self._context())
@@ -164,7 +201,18 @@ class KroneckerDesign:
             return tl.sum(self.mode_rows() * take_rows(per_fiber, self.fibers.of_entry), axis=1)
 
     def rmatvec(self, weights):
-        """``D^T @ weights`` (flat, C order) for one weight per entry."""
+        """``D^T @ weights``.
+
+        Parameters
+        ----------
+        weights : array (nnz,)
+            One weight per entry.
+
+        Returns
+        -------
+        array (W,)
+            The product, flat in C order.
+        """
         with backend_of(weights):
             per_fiber = scatter_add_rows(self.fibers.of_entry, self.mode_rows() * weights[:, None],
                                          self.fibers.count)
@@ -174,7 +222,15 @@ class KroneckerDesign:
             return self._mode_order(out)
 
     def normal_equations(self):
-        """``sum_j d_j d_j^T`` ``(W, W)`` and ``sum_j y_j d_j`` ``(W,)`` over the entries."""
+        """The normal equations of the core over the entries.
+
+        Returns
+        -------
+        gram : array (W, W)
+            ``sum_j d_j d_j^T``.
+        rhs : array (W,)
+            ``sum_j y_j d_j``.
+        """
         r_m, width_other, batch = self.r_m, self.width_other, self.batch
         with backend_of(self.factors[self.m]):
             context = self._context()
