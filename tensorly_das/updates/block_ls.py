@@ -266,7 +266,17 @@ class BlockLeastSquares:
         self._layout, self._key, self._end_loss = None, None, {}
 
     def step(self, cores, grads, objective):
-        """One sweep (the base-step signature; ``grads`` is unused): see :meth:`sweep`."""
+        """One sweep, with the base-step signature: see :meth:`sweep`.
+
+        Parameters
+        ----------
+        cores : list of arrays
+            Updated in place.
+        grads : list of arrays
+            Unused (block least squares needs no gradient).
+        objective : Objective
+            The loss on the training entries.
+        """
         self.sweep(cores, objective)
 
     def sweep(self, cores, objective):
@@ -311,7 +321,20 @@ class BlockLeastSquares:
 
     @staticmethod
     def width(model, k):
-        """Unknowns per row of core ``k``."""
+        """Unknowns per row of a core.
+
+        Parameters
+        ----------
+        model : TensorModel
+            The parametrization.
+        k : int
+            The core.
+
+        Returns
+        -------
+        int
+            Core ``k``'s entries per row of its row mode (all of them if it has none).
+        """
         mode = model.row_mode(k)
         return math.prod(model.core_shapes()[k]) // (1 if mode is None else model.shape[mode])
 
