@@ -320,7 +320,7 @@ def _report(args, est, whole, world, out):
           f"{np.sqrt(np.mean((fitted - whole.values) ** 2)):.4g}, R^2 {r2_score(whole.values, fitted):.4f}",
           file=out)
     ranks = ", all ranks" if args.distributed else ""
-    sweeps = est._final_sweeps()
+    sweeps = est.final_sweeps_
     after = f", before the {sweeps} final sweeps on all entries" if sweeps else ""
     print(f"  held-out validation entries ({est.validation_fraction:.0%}{ranks}{after}): RMSE "
           f"{est.best_val_rmse_:.4g}", file=out)
@@ -433,7 +433,7 @@ def build_parser():
     fit.add_argument("--n-init", type=int, default=_DEFAULTS.n_init, help="random starts")
     fit.add_argument("--final-sweeps", type=_count_or_auto, default=_DEFAULTS.final_sweeps,
                      help="block least-squares sweeps on all entries, validation included, after early "
-                          "stopping; 'auto' (default): 2 with block least squares and early stopping")
+                          "stopping; 'auto' (default): 2 with block least squares, early stopping and a ridge")
     fit.add_argument("--method", default=_DEFAULTS.method, choices=METHODS, help="update rule")
     fit.add_argument("--solver", default=_DEFAULTS.solver, choices=SOLVERS + ("auto",),
                      help="base step: block least squares ('als'), Adam or SGD; 'auto' (default): 'als' for "

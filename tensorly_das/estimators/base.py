@@ -43,9 +43,11 @@ RENAMED = {"alpha": "das_alpha", "rho": "sam_rho", "alpha_schedule": "das_alpha_
 _DEPRECATED = Hidden(StrOptions({"deprecated"}))
 #: ``n_iter_no_change="auto"``: patience in sweeps of block least squares and in gradient passes
 AUTO_PATIENCE = {"als": 20, "gradient": 200}
-#: ``final_sweeps="auto"`` with block least squares and early stopping: measured in
+#: ``final_sweeps="auto"`` with block least squares, early stopping and a ridge: measured in
 #: ``benchmarks/final_sweeps.py`` (docs/results/final_sweeps_*.txt), 1.7-2.3% lower held-out
-#: error on COVID, IL2 and Indian Pines Tucker at the same time
+#: error on COVID, IL2 and Indian Pines Tucker at the same time. Without a ridge early stopping
+#: is the only regularizer, and sweeps past it overfit (COVID Tucker, l2_reg=0: held-out R^2
+#: 0.460 without them, 0.166 with two, benchmarks/paper_covid_tucker.py)
 AUTO_FINAL_SWEEPS = 2
 #: ``l2_reg="auto"``: share of the patience given to each warm-started step of the ridge path
 PATH_PATIENCE = 0.25
@@ -161,12 +163,12 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             return self.n_iter_no_change
         return AUTO_PATIENCE["als" if self._solver() == "als" else "gradient"]
 
-    def _final_sweeps(self):
+    def _final_sweeps(self, l2_reg):
         """``final_sweeps``, or for ``"auto"`` 2 where block least squares fits with early
-        stopping and 0 otherwise."""
+        stopping and the ridge ``l2_reg`` (given or chosen) is positive, and 0 otherwise."""
         if self.final_sweeps != "auto":
             return self.final_sweeps
-        return AUTO_FINAL_SWEEPS if self._solver() == "als" and self.early_stopping else 0
+        return AUTO_FINAL_SWEEPS if self._solver() == "als" and self.early_stopping and l2_reg > 0 else 0
 
     def _check_environment(self):
         """Backend, dtype, device and solver (beyond ``_parameter_constraints``): (backend, dtype)."""
@@ -223,11 +225,12 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             release = getattr(getattr(update, "base", None), "release", None)
             if release is not None:  # the solver's per-fit layout of the training entries
                 release()
-            if self._final_sweeps():
-                self._sweep_all_entries(rows, cores, place(obs), l2, reducer)
+            sweeps = self._final_sweeps(l2)
+            if sweeps:
+                self._sweep_all_entries(rows, cores, place(obs), l2, sweeps, reducer)
         train_rmse = float(rmse(rows.model, cores, train_batch, reducer))
         cores = self._full_cores(rows, cores, start, backend, dtype)
-        self.train_rmse_, self.l2_reg_, self.l2_path_ = train_rmse, l2, path
+        self.train_rmse_, self.l2_reg_, self.l2_path_, self.final_sweeps_ = train_rmse, l2, path, sweeps
         self.update_ = update
         self.solver_ = self._solver()
         self._update_signature_ = self._update_signature(options, rows)
@@ -340,12 +343,12 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         self._report_diverged(diverged, n_starts, best is None)
         return best[1], best[2], best[3], best[4], passes
 
-    def _sweep_all_entries(self, rows, cores, batch, l2_reg, reducer):
-        """``final_sweeps`` block least-squares sweeps on every observed entry (training and
+    def _sweep_all_entries(self, rows, cores, batch, l2_reg, sweeps, reducer):
+        """``sweeps`` block least-squares sweeps on every observed entry (training and
         validation), in place, with the chosen ridge; the rows seen only in validation are
         then trained rows too."""
         fit_cores(rows.model, cores, batch, make_update("plain", make_base_step("als", self.lr)),
-                  max_iter=self._final_sweeps(), tol=self.tol, n_iter_no_change=self._final_sweeps(),
+                  max_iter=sweeps, tol=self.tol, n_iter_no_change=sweeps,
                   l2_reg=l2_reg, reducer=reducer)
         rows.trained = rows.observed
 

@@ -60,8 +60,10 @@ _DOC = """Tensor completion with a {title} model by block least squares or Adam/
         Block least-squares sweeps on *all* observed entries, the validation part
         included, after early stopping has chosen the cores (and ``l2_reg="auto"`` the
         ridge): they give back what holding out the validation entries cost. A number
-        needs ``solver="als"`` and early stopping; ``"auto"`` is 2 where both hold and 0
-        otherwise. The validation entries are then no longer held out:
+        needs ``solver="als"`` and early stopping; ``"auto"`` is 2 where both hold and the
+        ridge (given or chosen by ``l2_reg="auto"``) is positive, and 0 otherwise: without a
+        ridge early stopping is the only regularizer, and sweeps past it overfit. The
+        validation entries are then no longer held out:
         ``best_val_rmse_`` and ``history_`` describe the fit before these sweeps.
     n_iter_no_change : int or "auto", default "auto"
         Patience (``"auto"``: 20 sweeps of block least squares, 200 passes of Adam or SGD).
@@ -157,6 +159,8 @@ _DOC = """Tensor completion with a {title} model by block least squares or Adam/
     fit_time_, time_per_iter_ : float
         Seconds for the whole fit (all ``n_init`` starts, every strength ``l2_reg="auto"``
         tried) and per pass.
+    final_sweeps_ : int
+        The block least-squares sweeps run on all observed entries after early stopping.
     l2_reg_ : float
         The ridge strength used (the chosen one with ``l2_reg="auto"``).
     l2_path_ : list of (float, float) or None
