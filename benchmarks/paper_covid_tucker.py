@@ -13,7 +13,9 @@ published
     ``tucker`` (HOOI with imputation) as the baseline.
 defaults
     ``TuckerCompletion(rank=(8, 6, 8))`` with every other parameter at its default (block least
-    squares, ``l2_reg="auto"`` chosen on the validation entries), the same without ridge, the
+    squares, ``l2_reg="auto"`` chosen on the validation entries, ``final_sweeps="auto"``), the
+    same without the final sweeps, the same without ridge (and so without final sweeps; a row
+    forces two, to show why "auto" runs none without a ridge), the
     first-order solver (Adam) without ridge (the 0.1 defaults) and with ``"auto"``, and with
     ``l2_reg`` at the value 3-fold cross-validation picks (the recommended part's), so the gap a
     default leaves is in view. ``s/iter`` is per pass, ``fit s`` the whole fit (every strength
@@ -139,7 +141,9 @@ def main():
                recommended(l2), splits)
     if "defaults" in args.part:
         rows = {"defaults (ALS, l2_reg='auto')": lambda o, s: ours(o, s),
+                "defaults, final_sweeps=0": lambda o, s: ours(o, s, final_sweeps=0),
                 "ALS, l2_reg=0": lambda o, s: ours(o, s, l2_reg=0.0),
+                "ALS, l2_reg=0, final_sweeps=2": lambda o, s: ours(o, s, l2_reg=0.0, final_sweeps=2),
                 "Adam, l2_reg=0 (0.1 defaults)": lambda o, s: ours(o, s, solver="adam", l2_reg=0.0),
                 "Adam, l2_reg='auto'": lambda o, s: ours(o, s, solver="adam")}
         if l2 is not None:
