@@ -33,6 +33,7 @@
 import collections
 import dataclasses
 import math
+import time
 from typing import Callable, Optional
 
 import numpy as np
@@ -87,6 +88,8 @@ class Run:
     peak_mb: float
     setting: str
     extra: dict = dataclasses.field(default_factory=dict)
+    #: wall time of the selection before the final fit (every candidate's fit on the fit part)
+    selection_seconds: float = 0.0
 
 
 def validation_split(train, seed):
@@ -114,8 +117,10 @@ def ridge_path(score, reference, patience=2):
 
 def select_and_refit(method, ranks, train, seed):
     """Choose rank (and ridge, and iteration count) on the seed's validation entries, refit on
-    all of ``train``. Returns ``(predict, setting, seconds, peak_mb)`` of the final fit."""
+    all of ``train``. Returns ``(predict, setting, seconds, peak_mb)`` of the final fit and the
+    selection's wall time."""
     ranks = list(ranks)
+    started = time.perf_counter()
     if len(ranks) == 1 and method.reference is None and not method.uses_validation and len(method.options) == 1:
         choice = (ranks[0], 0.0, dict(method.options[0]))
     else:
@@ -134,10 +139,11 @@ def select_and_refit(method, ranks, train, seed):
                 candidates.append((error, rank, l2, refit))
         _, rank, l2, refit = min(candidates, key=lambda c: c[0])
         choice = (rank, l2, refit)
+    selection_seconds = time.perf_counter() - started
     rank, l2, refit = choice
     (predict, _), seconds, peak_mb = measure(method.fit, train, rank, seed, l2=l2, **refit)
     setting = str(rank) + (f", l2 {l2:.2g}" if l2 else "") + "".join(f", {k} {v}" for k, v in refit.items())
-    return predict, setting, seconds, peak_mb
+    return predict, setting, seconds, peak_mb, selection_seconds
 
 
 def run_methods(case, entries, train, seed, score, extra=None):
@@ -148,9 +154,9 @@ def run_methods(case, entries, train, seed, score, extra=None):
     """
     runs = []
     for method, ranks in entries:
-        predict, setting, seconds, peak_mb = select_and_refit(method, ranks, train, seed)
+        predict, setting, seconds, peak_mb, selection_seconds = select_and_refit(method, ranks, train, seed)
         run = Run(case, method.name, seed, score(predict), seconds, peak_mb, setting,
-                  extra(predict) if extra else {})
+                  extra(predict) if extra else {}, selection_seconds)
         print_run(run)
         runs.append(run)
     return runs

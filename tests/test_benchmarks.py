@@ -83,9 +83,9 @@ def test_selection_uses_the_same_validation_entries_and_refits_what_it_chose():
 
     results = {}
     for name in ("a", "b"):
-        predict, setting, seconds, _ = protocol.select_and_refit(make(name), [1, 2, 3], train, seed=4)
+        predict, setting, seconds, _, selection = protocol.select_and_refit(make(name), [1, 2, 3], train, seed=4)
         results[name] = setting
-        assert seconds >= 0
+        assert seconds >= 0 and selection > 0  # three candidate fits ran before the final one
     assert results == {"a": "2, n_steps 7", "b": "2, n_steps 7"}
     val_a = [c[4] for c in calls if c[0] == "a" and c[4] is not None]
     val_b = [c[4] for c in calls if c[0] == "b" and c[4] is not None]
@@ -103,8 +103,8 @@ def test_a_single_candidate_is_fitted_once_without_selection():
         calls.append(validation)
         return (lambda idx: np.zeros(len(idx))), {}
 
-    protocol.select_and_refit(protocol.Method("one", fit), [3], train, seed=0)
-    assert calls == [None]
+    selection = protocol.select_and_refit(protocol.Method("one", fit), [3], train, seed=0)[4]
+    assert calls == [None] and selection < 1.0
 
 
 def _runs():
@@ -150,7 +150,7 @@ def test_the_fixed_step_loop_ignores_validation_and_is_fitted_once():
     assert refit == {"n_steps": 7}
     calls = []
     counted = dataclasses.replace(loop, fit=lambda *a, **k: calls.append(k) or loop.fit(*a, **k))
-    _, setting, _, _ = protocol.select_and_refit(counted, [2], train, 0)
+    _, setting, _, _, _ = protocol.select_and_refit(counted, [2], train, 0)
     assert len(calls) == 1 and "validation" not in calls[0] and setting == "2, n_steps 7"
 
 
