@@ -433,7 +433,8 @@ def build_parser():
     fit.add_argument("--n-init", type=int, default=_DEFAULTS.n_init, help="random starts")
     fit.add_argument("--final-sweeps", type=_count_or_auto, default=_DEFAULTS.final_sweeps,
                      help="block least-squares sweeps on all entries, validation included, after early "
-                          "stopping; 'auto' (default): 2 with block least squares, early stopping and a ridge")
+                          "stopping; 'auto' (default): 2 with block least squares and early stopping unless the fit was "
+                          "overfitting as it stopped")
     fit.add_argument("--method", default=_DEFAULTS.method, choices=METHODS, help="update rule")
     fit.add_argument("--solver", default=_DEFAULTS.solver, choices=SOLVERS + ("auto",),
                      help="base step: block least squares ('als'), Adam or SGD; 'auto' (default): 'als' for "

@@ -439,17 +439,28 @@ def test_final_sweeps_refuse_what_they_cannot_mean(params, words):
         CPCompletion(rank=3, **params).fit(obs)
 
 
-def test_final_sweeps_auto_are_two_with_block_least_squares_early_stopping_and_a_ridge_and_none_otherwise():
-    obs, _ = low_rank_problem(fraction=0.3, noise=0.5, seed=3)  # noisy: the ridge path chooses a ridge
+def test_final_sweeps_auto_are_two_with_block_least_squares_and_early_stopping_and_none_otherwise():
+    obs, _ = low_rank_problem(fraction=0.4, noise=0.1, seed=3)
     params = dict(rank=3, max_iter=15, random_state=0)
-    for ridge in ({}, {"l2_reg": 1e-3}):  # chosen by the path (here positive) or given
+    for ridge in ({}, {"l2_reg": 1e-3}):  # the ridge chosen by the path or given
         auto = CPCompletion(**params, **ridge).fit(obs)
-        assert auto.final_sweeps == "auto" and auto.l2_reg_ > 0 and auto.final_sweeps_ == 2
+        assert auto.final_sweeps == "auto" and auto.final_sweeps_ == 2
         np.testing.assert_allclose(auto.cores_[0], CPCompletion(final_sweeps=2, **params, **ridge).fit(obs).cores_[0])
         assert not np.allclose(auto.cores_[0], CPCompletion(final_sweeps=0, **params, **ridge).fit(obs).cores_[0])
-    # without a ridge early stopping is the only regularizer: no sweeps past it
-    for other in ({"solver": "adam"}, {"method": "das"}, {"early_stopping": False}, {"l2_reg": 0.0}):
+    for other in ({"solver": "adam"}, {"method": "das"}, {"early_stopping": False}):
         est = CPCompletion(**params, **other).fit(obs)  # no error: "auto" is 0 there
         assert est.final_sweeps_ == 0
         np.testing.assert_allclose(est.cores_[0], CPCompletion(final_sweeps=0, **params, **other).fit(obs).cores_[0])
-    assert CPCompletion(final_sweeps=1, l2_reg=0.0, **params).fit(obs).final_sweeps_ == 1  # a number is kept
+
+
+def test_final_sweeps_auto_skip_a_fit_that_was_overfitting_when_it_stopped():
+    from tensorly_das.estimators.base import OVERFIT_RISE
+
+    # noisy, over-ranked and without ridge: the validation error rises once the fit goes on
+    obs, _ = low_rank_problem(fraction=0.3, noise=0.5, seed=2)
+    params = dict(rank=8, l2_reg=0.0, random_state=0)
+    est = CPCompletion(**params).fit(obs)
+    val = np.array(est.history_["val_rmse"])
+    assert val[-1] > OVERFIT_RISE * est.best_val_rmse_ and est.final_sweeps_ == 0
+    np.testing.assert_allclose(est.cores_[0], CPCompletion(final_sweeps=0, **params).fit(obs).cores_[0])
+    assert CPCompletion(final_sweeps=1, **params).fit(obs).final_sweeps_ == 1  # a number is kept

@@ -43,12 +43,16 @@ RENAMED = {"alpha": "das_alpha", "rho": "sam_rho", "alpha_schedule": "das_alpha_
 _DEPRECATED = Hidden(StrOptions({"deprecated"}))
 #: ``n_iter_no_change="auto"``: patience in sweeps of block least squares and in gradient passes
 AUTO_PATIENCE = {"als": 20, "gradient": 200}
-#: ``final_sweeps="auto"`` with block least squares, early stopping and a ridge: measured in
+#: ``final_sweeps="auto"`` with block least squares and early stopping: measured in
 #: ``benchmarks/final_sweeps.py`` (docs/results/final_sweeps_*.txt), 1.7-2.3% lower held-out
-#: error on COVID, IL2 and Indian Pines Tucker at the same time. Without a ridge early stopping
-#: is the only regularizer, and sweeps past it overfit (COVID Tucker, l2_reg=0: held-out R^2
-#: 0.460 without them, 0.166 with two, benchmarks/paper_covid_tucker.py)
+#: error on COVID, IL2 and Indian Pines Tucker at the same time
 AUTO_FINAL_SWEEPS = 2
+#: ... unless the fit was overfitting: its validation RMSE had risen past this factor of its best
+#: before it stopped, and sweeps past early stopping would go on overfitting (COVID Tucker
+#: (8, 6, 8), l2_reg=0: the last validation RMSE 2.1 times the best, and two sweeps took the
+#: held-out R^2 from 0.460 to 0.166, benchmarks/paper_covid_tucker.py; the fits the sweeps
+#: improved ended within 1.5% of their best)
+OVERFIT_RISE = 1.05
 #: ``l2_reg="auto"``: share of the patience given to each warm-started step of the ridge path
 PATH_PATIENCE = 0.25
 
@@ -163,12 +167,16 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             return self.n_iter_no_change
         return AUTO_PATIENCE["als" if self._solver() == "als" else "gradient"]
 
-    def _final_sweeps(self, l2_reg):
-        """``final_sweeps``, or for ``"auto"`` 2 where block least squares fits with early
-        stopping and the ridge ``l2_reg`` (given or chosen) is positive, and 0 otherwise."""
+    def _final_sweeps(self, result):
+        """``final_sweeps``, or for ``"auto"`` 2 where block least squares fitted with early
+        stopping and the kept fit (``result``) was not overfitting when it stopped, 0 otherwise."""
         if self.final_sweeps != "auto":
             return self.final_sweeps
-        return AUTO_FINAL_SWEEPS if self._solver() == "als" and self.early_stopping and l2_reg > 0 else 0
+        if self._solver() != "als" or not self.early_stopping or not result or not result["history"]["val_rmse"]:
+            return 0
+        last = result["history"]["val_rmse"][-1]
+        overfitting = not last <= OVERFIT_RISE * result["best_val_rmse"]  # NaN counts as overfitting
+        return 0 if overfitting else AUTO_FINAL_SWEEPS
 
     def _check_environment(self):
         """Backend, dtype, device and solver (beyond ``_parameter_constraints``): (backend, dtype)."""
@@ -225,7 +233,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             release = getattr(getattr(update, "base", None), "release", None)
             if release is not None:  # the solver's per-fit layout of the training entries
                 release()
-            sweeps = self._final_sweeps(l2)
+            sweeps = self._final_sweeps(result)
             if sweeps:
                 self._sweep_all_entries(rows, cores, place(obs), l2, sweeps, reducer)
         train_rmse = float(rmse(rows.model, cores, train_batch, reducer))

@@ -60,10 +60,10 @@ _DOC = """Tensor completion with a {title} model by block least squares or Adam/
         Block least-squares sweeps on *all* observed entries, the validation part
         included, after early stopping has chosen the cores (and ``l2_reg="auto"`` the
         ridge): they give back what holding out the validation entries cost. A number
-        needs ``solver="als"`` and early stopping; ``"auto"`` is 2 where both hold and the
-        ridge (given or chosen by ``l2_reg="auto"``) is positive, and 0 otherwise: without a
-        ridge early stopping is the only regularizer, and sweeps past it overfit. The
-        validation entries are then no longer held out:
+        needs ``solver="als"`` and early stopping; ``"auto"`` is 2 where both hold, and 0 otherwise
+        or when the kept fit was overfitting as it stopped (its validation RMSE had risen
+        more than 5% past its best): sweeps past it would overfit further. The validation
+        entries are then no longer held out:
         ``best_val_rmse_`` and ``history_`` describe the fit before these sweeps.
     n_iter_no_change : int or "auto", default "auto"
         Patience (``"auto"``: 20 sweeps of block least squares, 200 passes of Adam or SGD).
