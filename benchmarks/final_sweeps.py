@@ -68,7 +68,7 @@ def main(argv=None):
     parser.add_argument("--cases", nargs="+", default=list(REAL + SYNTHETIC), choices=list(REAL + SYNTHETIC))
     protocol.add_arguments(parser)
     args = parser.parse_args(argv)
-    print(f"held-out NRMSE; our estimators at their defaults (final_sweeps="auto": 2) and with final_sweeps=0; seeds 0..{args.seeds - 1}")
+    print(f"held-out NRMSE; our estimators at their defaults (final_sweeps='auto': 2) and with final_sweeps=0; seeds 0..{args.seeds - 1}")
     protocol.print_run_header()
     real_runs, synthetic_runs = [], []
     for case in args.cases:

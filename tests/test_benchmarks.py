@@ -20,6 +20,11 @@ def test_every_registered_benchmark_exists():
             assert (ROOT / "benchmarks" / f"{module.split('.')[1]}.py").is_file(), name
 
 
+def test_every_benchmark_script_compiles():
+    for path in sorted((ROOT / "benchmarks").glob("*.py")):
+        compile(path.read_text(), str(path), "exec")  # a SyntaxError names the file and line
+
+
 def test_list_and_unknown_names(capsys):
     assert main(["--list"]) == 0
     assert "real_data" in capsys.readouterr().out
