@@ -30,6 +30,8 @@ BENCHMARKS = {
     "recovery": (["-m", "benchmarks.recovery", "--peers"], ["--seeds", "2", "--missing", "0.9", "--noise", "0.1"]),
     "das_dynamics": (["-m", "benchmarks.das_dynamics", "--plot", "docs/results/das_dynamics.png"],
                      ["--steps", "50", "--seeds", "1"]),
+    "recovery_cp_tucker": (["-m", "benchmarks.recovery", "--peers", "--models", "cp", "tucker"], None),
+    "recovery_tt": (["-m", "benchmarks.recovery", "--models", "tt"], None),
     "default_method": (["-m", "benchmarks.default_method"], ["--seeds", "1"]),
     "covid_defaults": (["-m", "benchmarks.paper_covid_tucker", "--part", "defaults"], None),
     "rank_selection": (["-m", "benchmarks.rank_selection", "--seeds", "10"], ["--seeds", "1", "--models", "cp"]),
