@@ -14,8 +14,8 @@ published
 defaults
     ``TuckerCompletion(rank=(8, 6, 8))`` with every other parameter at its default (block least
     squares, ``l2_reg="auto"`` chosen on the validation entries, ``final_sweeps="auto"``), the
-    same without the final sweeps, the same without ridge (and so without final sweeps; a row
-    forces two, to show why "auto" runs none without a ridge), the
+    same without the final sweeps, the same without ridge (whose validation error rises before
+    early stopping halts it, so "auto" runs no sweep; a row forces two, to show why), the
     first-order solver (Adam) without ridge (the 0.1 defaults) and with ``"auto"``, and with
     ``l2_reg`` at the value 3-fold cross-validation picks (the recommended part's), so the gap a
     default leaves is in view. ``s/iter`` is per pass, ``fit s`` the whole fit (every strength

@@ -346,28 +346,24 @@ def _rank(text):
     return parts[0] if len(parts) == 1 else tuple(parts)
 
 
-def _count_or_auto(text):
-    if text == "auto":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative int or 'auto', got {text!r}")
-    return value
+def _number_or_auto(convert, valid, expected):
+    """An argparse type: ``"auto"``, or ``convert(text)`` where ``valid`` holds."""
+    def parse(text):
+        if text == "auto":
+            return text
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not valid(value):
+            raise argparse.ArgumentTypeError(f"expected {expected} or 'auto', got {text!r}")
+        return value
+
+    return parse
 
 
-def _l2_strength(text):
-    if text == "auto":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a non-negative number or 'auto', got {text!r}")
-    return value
+_count_or_auto = _number_or_auto(int, lambda v: v >= 0, "a non-negative int")
+_l2_strength = _number_or_auto(float, lambda v: 0 <= v < float("inf"), "a non-negative number")
 
 
 def _memory(text):

@@ -334,3 +334,8 @@ def test_final_sweeps_from_the_command_line_say_what_the_validation_figure_is(tm
     assert main(["fit", str(src), "--rank", "3", "--solver", "adam", "--final-sweeps", "2",
                  "-o", str(tmp_path / "out2.npz")]) != 0
     assert "needs solver='als'" in capsys.readouterr().err
+    for bad in ("-1", "two", "1.5"):
+        with pytest.raises(SystemExit):
+            main(["fit", str(src), "--final-sweeps", bad, "-o", str(tmp_path / "out3.npz")])
+        assert "non-negative int or 'auto'" in capsys.readouterr().err
+    assert not (tmp_path / "out3.npz").exists()

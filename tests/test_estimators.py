@@ -432,6 +432,7 @@ def test_final_sweeps_train_the_rows_seen_only_in_validation():
     ({"final_sweeps": 2, "method": "das"}, "needs solver='als'"),
     ({"final_sweeps": 2, "early_stopping": False}, "early_stopping=False"),
     ({"final_sweeps": -1}, "final_sweeps"),
+    ({"final_sweeps": "always"}, "final_sweeps"),
 ])
 def test_final_sweeps_refuse_what_they_cannot_mean(params, words):
     obs, _ = low_rank_problem()

@@ -185,10 +185,11 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             raise ValueError(f"solver='als' solves on all training entries at once; batch_size must be "
                              f"None, got {self.batch_size} (use solver='adam' for mini-batches)")
         make_update(self.method, make_base_step(self._solver(), self.lr))  # refuses SAM/DAS with ALS
-        if self.final_sweeps != "auto" and self.final_sweeps and self._solver() != "als":
+        explicit_sweeps = 0 if self.final_sweeps == "auto" else self.final_sweeps  # "auto" adapts
+        if explicit_sweeps and self._solver() != "als":
             raise ValueError(f"final_sweeps={self.final_sweeps} runs block least-squares sweeps; it needs "
                              f"solver='als' (this fit's solver is {self._solver()!r}), or final_sweeps=0")
-        if self.final_sweeps != "auto" and self.final_sweeps and not self.early_stopping:
+        if explicit_sweeps and not self.early_stopping:
             raise ValueError("final_sweeps adds the validation entries back for the last sweeps; with "
                              "early_stopping=False every entry is already trained on: use final_sweeps=0")
         backend = check_backend(self.backend)
@@ -231,9 +232,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
                                 reducer=reducer, backend=backend, dtype=dtype, options=options)
         with small_fit_threads(backend, self.device, len(train.values) * model.entry_width()):
             (cores, result, update, start, passes), l2, path = self._fit_l2(fit, rng, model, train, reducer)
-            release = getattr(getattr(update, "base", None), "release", None)
-            if release is not None:  # the solver's per-fit layout of the training entries
-                release()
+            update.release()  # the solver's layout of the training entries
             sweeps = self._final_sweeps(result)
             if sweeps:
                 self._sweep_all_entries(rows, cores, place(obs), l2, sweeps, reducer)

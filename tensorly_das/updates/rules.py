@@ -20,6 +20,13 @@ class PlainUpdate:
     def __init__(self, base):
         self.base = base
 
+    def release(self):
+        """Let the base step drop what it keeps of the last fit's entries (block least squares:
+        its layout, rebuilt when needed); a no-op for Adam and SGD."""
+        release = getattr(self.base, "release", None)
+        if release is not None:
+            release()
+
     def step(self, cores, grad_fn, progress=0.0):
         """One update of ``cores`` in place.
 
