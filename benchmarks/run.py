@@ -45,6 +45,7 @@ BENCHMARKS = {
     "cp_synthetic": (["-m", "benchmarks.cp_synthetic", "--plot", "docs/results/cp_synthetic.png"],
                      ["--seeds", "2", "--size", "50"]),
     "tt_synthetic": (["-m", "benchmarks.tt_synthetic", "--plot", "docs/results/tt_synthetic.png"], ["--seeds", "2"]),
+    "ridge_path_cost": (["-m", "benchmarks.ridge_path_cost"], ["--cases", "covid", "--seeds", "1"]),
     "final_sweeps_real": (["-m", "benchmarks.final_sweeps", "--cases", "covid", "il2", "pines"],
                           ["--cases", "covid", "--seeds", "1"]),
     "final_sweeps_synthetic": (["-m", "benchmarks.final_sweeps", "--cases", "cp_synthetic", "tt_synthetic",
