@@ -149,6 +149,18 @@ def main():
         if l2 is not None:
             rows["defaults + CV l2_reg"] = lambda o, s: ours(o, s, l2_reg=l2[s])
         report("defaults: TuckerCompletion(rank=(8, 6, 8), random_state=split), nothing else set", rows, splits)
+        report_stops({"defaults (ALS, l2_reg='auto')": {}, "ALS, l2_reg=0": {"l2_reg": 0.0}}, splits)
+
+
+def report_stops(variants, splits):
+    """How each fit stood when early stopping halted it: the last validation RMSE over the best,
+    and the final sweeps ``final_sweeps="auto"`` ran after it, per split."""
+    print("\nat the stop: last / best validation RMSE, and the final sweeps 'auto' ran, per split")
+    for name, params in variants.items():
+        ests = [td.TuckerCompletion(rank=RANK, random_state=seed, **params).fit(observed)
+                for seed, (observed, _) in enumerate(splits)]
+        rises = ", ".join(f"{e.history_['val_rmse'][-1] / e.best_val_rmse_:.2f}" for e in ests)
+        print(f"{name:<32}last/best {rises}   final sweeps {', '.join(str(e.final_sweeps_) for e in ests)}")
 
 
 if __name__ == "__main__":
