@@ -299,9 +299,10 @@ def test_pickle_round_trip_and_warm_start_continue(model, backend):
     again = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(again.predict(obs), est.predict(obs))
     # continuing the unpickled fit equals continuing the original one
+    first = len(est.history_["loss"])
     est.set_params(warm_start=True, max_iter=10).fit(obs)
     again.set_params(warm_start=True, max_iter=10).fit(obs)
-    assert len(again.history_["loss"]) == len(est.history_["loss"]) == 40
+    assert len(again.history_["loss"]) == len(est.history_["loss"]) > first
     np.testing.assert_allclose(again.predict(obs), est.predict(obs), rtol=1e-12)
 
 

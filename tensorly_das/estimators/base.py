@@ -293,13 +293,18 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             return fit(rng, 0.0), 0.0, None
         if self._warm(model)[0] and getattr(self, "l2_reg_", None) is not None:
             return fit(rng, self.l2_reg_), self.l2_reg_, self.l2_path_  # a warm fit keeps its choice
-        probe = self._initial_cores(model, train, copy.deepcopy(rng), reducer)
+        probe_rng = copy.deepcopy(rng)
+        probe = self._initial_cores(model, train, probe_rng, reducer)
         passes, previous = [], []
 
         def fit_with(strength):
             # the first strength fits from the starts (a copy of rng: every start as without
-            # "auto"); each weaker one continues from the previous strength's fitted cores
-            outcome = fit(copy.deepcopy(rng), strength, path_cores=previous[-1] if previous else None)
+            # "auto"; its first start is the probe, with the generator where the probe left
+            # it); each stronger one continues from the previous strength's fitted cores
+            if previous:
+                outcome = fit(copy.deepcopy(rng), strength, path_cores=previous[-1])
+            else:
+                outcome = fit(copy.deepcopy(rng), strength, first_start=(probe, probe_rng.bit_generator.state))
             passes.append(outcome[4])
             previous.append((outcome[0], outcome[3]))
             return outcome[1]["best_val_rmse"], outcome
@@ -310,11 +315,13 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         return (*outcome[:4], sum(passes)), l2, path
 
     def _fit_starts(self, model, rows, train, train_batch, val_batch, rng, l2_reg, *, reducer, backend,
-                    dtype, options, path_cores=None):
+                    dtype, options, path_cores=None, first_start=None):
         """Run every start (one when warm) on the observed rows with ridge ``l2_reg``; returns
         the best start's (restricted cores, result, update, (full start cores, named)) and the
         passes run. ``path_cores`` (a previous strength's (restricted cores, start)) is the one
-        start of a step along the ridge path of ``l2_reg="auto"``."""
+        start of a step along the ridge path of ``l2_reg="auto"``. ``first_start`` (full cores,
+        the generator's state after drawing them) is the first start, already computed from
+        this ``rng``: it is not computed again."""
         warm_cores, warm = self._warm(model)
         best, passes, diverged = None, 0, []
         n_starts = 1 if warm_cores or path_cores is not None else self.n_init
@@ -325,7 +332,11 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             if path_cores is not None:
                 cores, origin = [copy_array(c) for c in path_cores[0]], path_cores[1]
             else:
-                full = self._initial_cores(model, train, rng, reducer, warm_cores, start == 0)
+                if start == 0 and first_start is not None and not warm_cores:
+                    full = [np.array(c) for c in first_start[0]]
+                    rng.bit_generator.state = first_start[1]
+                else:
+                    full = self._initial_cores(model, train, rng, reducer, warm_cores, start == 0)
                 cores = [to_backend(c, backend, self.device, dtype) for c in rows.take(full)]
                 origin = (full, not warm_cores)
             if reducer is not None:

@@ -91,6 +91,9 @@ class TensorModel:
 
     #: Short name used by the CLI and in messages.
     name = "model"
+    #: Whether the spectral start refines its subspaces by Tucker sweeps on the observations
+    #: before :meth:`from_subspaces` (:mod:`tensorly_das.starts.refine`); models opt in.
+    refine_subspaces = False
 
     def __init__(self, shape, rank):
         self.shape = tuple(int(s) for s in shape)

@@ -4,7 +4,9 @@ For each mode ``n`` the leading eigenvectors of the *debiased* Gram matrix of th
 mode-``n`` unfolding (scaled by ``1/p``, ``p`` the observed fraction; the diagonal, which the
 missing entries bias, is removed) estimate the column space of the full unfolding (Montanari and
 Sun 2018; Cai, Li, Poor and Chen 2019). Projecting the observations onto those bases gives a
-small dense core, from which each model builds its cores (:meth:`TensorModel.from_subspaces`).
+small dense core. Where that core is small, a few Tucker block least-squares sweeps on the
+observations then refine bases and core (:mod:`.refine`); each model builds its cores from
+them (:meth:`TensorModel.from_subspaces`).
 
 Cost: O(nnz) per Gram product plus O(nnz * prod(dims)) for the core, memory O(nnz + sum I_n d_n):
 nothing of the dense tensor's size is formed. Small modes use a dense Gram of I_n x I_n.
@@ -15,6 +17,8 @@ import math
 import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
+
+from .refine import refinable, refine_subspaces, refinement_memory
 
 #: modes up to this size use a dense I_n x I_n Gram matrix and a full eigendecomposition
 DENSE_GRAM_SIZE = 2048
@@ -30,7 +34,7 @@ def spectral_memory(model, nnz):
 
     One mode at a time: the dense Gram matrix of up to :data:`DENSE_GRAM_SIZE` observed
     rows with its eigendecomposition, the sparse unfolding, and the blocks that project the
-    observations onto the bases.
+    observations onto the bases; then, where it runs, the refinement's Tucker solver.
 
     Parameters
     ----------
@@ -49,7 +53,8 @@ def spectral_memory(model, nnz):
     lead = math.prod(dims[:-1])
     block = min(nnz * lead, CORE_BLOCK) + min(nnz, max(1, CORE_BLOCK // max(lead, 1))) * dims[-1]
     bases = sum(size * d for size, d in zip(model.shape, dims))
-    return 8 * (4 * rows * rows + 2 * block + 2 * bases) + 6 * 8 * nnz
+    refinement = refinement_memory(model.shape, dims, nnz) if model.refine_subspaces else 0
+    return max(8 * (4 * rows * rows + 2 * block + 2 * bases), refinement) + 6 * 8 * nnz
 
 
 class SpectralStartError(ValueError):
@@ -200,6 +205,8 @@ def spectral_cores(model, indices, values, rng):
     if not np.linalg.norm(core) > 1e-12 * np.linalg.norm(values / p):
         raise SpectralStartError("the observations projected on the estimated subspaces vanish "
                                  "(too few entries share a row with others to estimate them)")
+    if model.refine_subspaces and refinable(dims, indices.shape[0]):
+        bases, core = refine_subspaces(shape, bases, core, indices, values)
     return _least_squares_scale(model, model.from_subspaces(bases, core, rng), indices, values)
 
 

@@ -1,0 +1,92 @@
+"""The spectral start's refinement: Tucker block least-squares sweeps on the observations."""
+
+import numpy as np
+import pytest
+import tensorly as tl
+
+from tensorly_das.models import CPModel, TTModel, TuckerModel
+from tensorly_das.starts import spectral_cores
+from tensorly_das.starts.refine import refinable, refine_subspaces, refinement_memory
+from tensorly_das.starts.spectral import mode_subspace, projected_core, spectral_memory
+
+
+def _sparse_cp(seed, shape=(30, 30, 30), rank=4, fraction=0.08):
+    """A rank-``rank`` CP truth and ``fraction`` of its entries (its spectral bases, its core)."""
+    rng = np.random.default_rng(seed)
+    factors = [rng.standard_normal((n, rank)) for n in shape]
+    X = tl.cp_to_tensor((np.ones(rank), factors))
+    mask = rng.random(shape) < fraction
+    idx, values = np.argwhere(mask), X[mask]
+    bases = [mode_subspace(idx, values, shape, n, rank) for n in range(len(shape))]
+    core = projected_core(idx, values / mask.mean(), bases)
+    return factors, idx, values, bases, core
+
+
+def _worst_cosine(bases, factors):
+    """Cosine of the largest principal angle between each basis and the true factor's span."""
+    return min(np.linalg.svd(U.T @ np.linalg.qr(A)[0], compute_uv=False).min() for U, A in zip(bases, factors))
+
+
+@pytest.mark.parametrize("seed", [1, 4, 7])
+def test_sweeps_recover_the_direction_the_spectral_estimate_misses(seed):
+    factors, idx, values, bases, core = _sparse_cp(seed)
+    assert _worst_cosine(bases, factors) < 0.3  # at 8% observed a direction drowns in noise
+    refined, _ = refine_subspaces((30, 30, 30), bases, core, idx, values)
+    assert _worst_cosine(refined, factors) > 0.99
+
+
+def test_refined_bases_are_orthonormal_and_fit_the_observations_better():
+    factors, idx, values, bases, core = _sparse_cp(3)
+    refined, refined_core = refine_subspaces((30, 30, 30), bases, core, idx, values)
+    for U in refined:
+        np.testing.assert_allclose(U.T @ U, np.eye(U.shape[1]), atol=1e-10)
+    model = TuckerModel((30, 30, 30), (4, 4, 4))
+    columns = [idx[:, n].copy() for n in range(3)]
+
+    def error(core, bases):
+        # the spectral core is a projection, not a fit: compare at its least-squares scale
+        pred = model.predict([core] + list(bases), columns)
+        scale = (pred @ values) / (pred @ pred)
+        return np.linalg.norm(scale * pred - values)
+
+    assert error(refined_core, refined) < 0.5 * error(core, bases)
+    assert core.shape == refined_core.shape == (4, 4, 4)
+
+
+def test_the_inputs_are_left_alone():
+    _, idx, values, bases, core = _sparse_cp(1)
+    copies = [b.copy() for b in bases], core.copy(), idx.copy(), values.copy()
+    refine_subspaces((30, 30, 30), bases, core, idx, values)
+    for b, c in zip(bases, copies[0]):
+        np.testing.assert_array_equal(b, c)
+    np.testing.assert_array_equal(core, copies[1])
+    np.testing.assert_array_equal(idx, copies[2])
+    np.testing.assert_array_equal(values, copies[3])
+
+
+def test_only_small_exactly_solved_cores_with_enough_entries_are_refined():
+    assert refinable((4, 4, 4), 1000)
+    assert not refinable((4, 4, 4), 70)  # fewer entries than the Tucker model's unknowns
+    assert not refinable((9, 9, 9), 10**6)  # 729 unknowns in the core: conjugate gradients
+    assert refinement_memory((30, 30, 30), (9, 9, 9), 10**6) == 0
+    assert refinement_memory((30, 30, 30), (4, 4, 4), 2000) > 0
+    # the start's memory estimate covers the refinement's solver
+    assert spectral_memory(CPModel((30, 30, 30), 4), 2000) >= refinement_memory((30, 30, 30), (4, 4, 4), 2000)
+
+
+def test_spectral_start_refines_cp_only(monkeypatch):
+    _, idx, values, _, _ = _sparse_cp(1)
+    calls = []
+    import tensorly_das.starts.spectral as spectral
+
+    real = spectral.refine_subspaces
+    monkeypatch.setattr(spectral, "refine_subspaces", lambda *a, **k: calls.append(1) or real(*a, **k))
+    rng = np.random.default_rng(0)
+    spectral_cores(CPModel((30, 30, 30), 4), idx, values, rng)
+    assert calls == [1]
+    spectral_cores(TuckerModel((30, 30, 30), (4, 4, 4)), idx, values, rng)
+    assert calls == [1]  # the Tucker fit is the refinement
+    spectral_cores(TTModel((30, 30, 30), 2), idx, values, rng)  # (2, 4, 2): small, yet not refined
+    assert calls == [1]
+    spectral_cores(CPModel((30, 30, 30), 9), idx, values, rng)  # a 729-entry core is too wide
+    assert calls == [1]
