@@ -16,6 +16,7 @@ from scipy.sparse.linalg import ArpackError
 from ..backend import to_numpy
 from ..models.restrict import fill_rows_with_mean
 from ..options import INITS
+from .refine import refine_subspaces
 from .spectral import SpectralStartError, spectral_cores
 
 
@@ -121,4 +122,4 @@ def warn_unobserved_slices(counts, shape):
 
 
 __all__ = ["initial_cores", "fill_unobserved_rows", "warn_unobserved_slices", "canonical_order",
-           "spectral_cores", "SpectralStartError", "UnobservedSliceWarning"]
+           "spectral_cores", "refine_subspaces", "SpectralStartError", "UnobservedSliceWarning"]
