@@ -173,3 +173,17 @@ def test_modes_whose_other_modes_exceed_int64_still_get_a_subspace():
     lonely = np.stack([rng.integers(0, s, 50, dtype=np.int64) for s in shape], axis=1)
     with pytest.raises(SpectralStartError, match="no positive eigenvalue"):
         mode_subspace(lonely, rng.standard_normal(50), shape, 0, 2)
+
+
+def test_tensor_train_start_perturbs_each_core_relative_to_its_own_size():
+    # the train's SVD leaves the scale in its last core: a perturbation sized by the cores'
+    # joint RMS would swamp the first ones
+    rng = np.random.default_rng(0)
+    model = TTModel((10, 9, 8), 2)
+    bases = [np.linalg.qr(rng.standard_normal((n, d)))[0] for n, d in zip(model.shape, model.basis_dims())]
+    core = 1000.0 * rng.standard_normal(model.basis_dims())
+    one = model.from_subspaces(bases, core, np.random.default_rng(1))
+    two = model.from_subspaces(bases, core, np.random.default_rng(2))
+    for a, b in zip(one, two):
+        relative = np.sqrt(np.mean((a - b) ** 2)) / np.sqrt(np.mean(((a + b) / 2) ** 2))
+        assert 0.05 < relative < 0.3  # two draws of 10% noise differ by about 14%
