@@ -187,3 +187,5 @@ def test_tensor_train_start_perturbs_each_core_relative_to_its_own_size():
     for a, b in zip(one, two):
         relative = np.sqrt(np.mean((a - b) ** 2)) / np.sqrt(np.mean(((a + b) / 2) ** 2))
         assert 0.05 < relative < 0.3  # two draws of 10% noise differ by about 14%
+    norms = [np.linalg.norm(c) for c in one]
+    assert max(norms) < 1.3 * min(norms)  # balanced before the noise: no core holds the scale
