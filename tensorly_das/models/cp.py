@@ -26,9 +26,9 @@ class CPModel(TensorModel):
 
     name = "cp"
     #: the CP of a refined Tucker core (CANDELINC-like): benchmarks/recovery.py and
-    #: benchmarks/rank_selection.py measure it. Not for TT/TR yet: their start perturbs every
-    #: core by 10% of the cores' joint RMS, which swamps an accurate small train (the suite's
-    #: TT rank-2 start fitted worse refined than not); that needs its own measurement
+    #: benchmarks/rank_selection.py measure it. Not for TT/TR yet: tried while their start
+    #: still added noise of the cores' joint RMS, the suite's TT rank-2 start fitted worse
+    #: refined than not; not measured since TT's start balances its cores first
     refine_subspaces = True
 
     def check_rank(self, rank):
