@@ -12,6 +12,12 @@ arithmetic, one scaling of the cores), so its relative cost falls as the network
 second forward/backward keeps it near 2x. ``floor us`` is the median time of DAS's two tensor
 operations alone (``torch._foreach_norm`` of cores and gradients, ``torch._foreach_mul_`` of the
 cores), timed inside the same loop: no implementation of eq. 9 in eager PyTorch does less.
+
+Where DAS's extra time goes, from three more optimizers timed in the same loop: ``groups us``
+is SGD over DAS's parameter groups (one per tensorized layer, then the rest) minus SGD over
+one group; ``book us`` is DAS with ``alpha=0`` (every step of its own but the rescaling) minus
+SGD over those groups; ``rescale us`` is DAS minus DAS with ``alpha=0``. They add up to
+``DAS-SGD us``, each a difference of medians, so small ones are noisy.
 """
 
 import argparse
@@ -21,7 +27,7 @@ import time
 
 import torch
 
-from tensorly_das.torch import DAS, SAM, TTLinear, tensorized_layers
+from tensorly_das.torch import DAS, SAM, TTLinear, tensorized_layers, tensorized_param_groups
 
 
 def tt_network(side, rank=8):
@@ -51,6 +57,8 @@ def time_step(net, side, repeats):
         "sgd": torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9),
         "sam": SAM(net.parameters(), lr=1e-3, momentum=0.9),
         "das": DAS(net, lr=1e-3, momentum=0.9, alpha=0.2, total_steps=10**6),
+        "sgd_groups": torch.optim.SGD(tensorized_param_groups(net), lr=1e-3, momentum=0.9),
+        "das_off": DAS(net, lr=1e-3, momentum=0.9, alpha=0.0, alpha_schedule="constant"),
     }
     cores = [p for _, layer in tensorized_layers(net) for p in layer]
 
@@ -94,13 +102,15 @@ def main():
         networks["CP (tltorch)"] = cp_network
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 256, median of {args.repeats}")
     print(f"{'layers':<14}{'width':>6}{'params':>9}{'SGD ms':>9}{'SAM ms':>9}{'DAS ms':>9}{'SAM/SGD':>9}"
-          f"{'DAS/SGD':>9}{'DAS-SGD us':>12}{'floor us':>10}")
+          f"{'DAS/SGD':>9}{'DAS-SGD us':>12}{'floor us':>10}{'groups us':>11}{'book us':>9}{'rescale us':>12}")
     for label, build in networks.items():
         for side in args.sides:
             med, n_params = time_step(build(side), side, args.repeats)
             print(f"{label:<14}{side * side:>6}{n_params:>9}{med['sgd']:>9.2f}{med['sam']:>9.2f}{med['das']:>9.2f}"
                   f"{med['sam'] / med['sgd']:>9.2f}{med['das'] / med['sgd']:>9.2f}"
-                  f"{(med['das'] - med['sgd']) * 1e3:>12.0f}{med['floor'] * 1e3:>10.0f}")
+                  f"{(med['das'] - med['sgd']) * 1e3:>12.0f}{med['floor'] * 1e3:>10.0f}"
+                  f"{(med['sgd_groups'] - med['sgd']) * 1e3:>11.0f}{(med['das_off'] - med['sgd_groups']) * 1e3:>9.0f}"
+                  f"{(med['das'] - med['das_off']) * 1e3:>12.0f}")
 
 
 if __name__ == "__main__":
