@@ -68,7 +68,7 @@ def refinement_memory(shape, dims, nnz):
     return solver_memory(TuckerModel(shape, dims), nnz) + 8 * (math.prod(dims) + sum(s * d for s, d in zip(shape, dims)))
 
 
-def refine_subspaces(shape, bases, core, indices, values, sweeps=REFINE_SWEEPS, tol=REFINE_TOL):
+def refine_subspaces(shape, bases, core, indices, values, sweeps=None, tol=REFINE_TOL):
     """Bases and core after Tucker block least-squares sweeps on the observations.
 
     Parameters
@@ -83,8 +83,8 @@ def refine_subspaces(shape, bases, core, indices, values, sweeps=REFINE_SWEEPS, 
         Observations.
     values : (nnz,) array
         Their values.
-    sweeps : int
-        At most this many sweeps.
+    sweeps : int, optional
+        At most this many sweeps; :data:`REFINE_SWEEPS` (read when called) by default.
     tol : float
         Stop once a sweep lowers the loss by less than this fraction.
 
@@ -94,7 +94,16 @@ def refine_subspaces(shape, bases, core, indices, values, sweeps=REFINE_SWEEPS, 
         Orthonormal bases of the fitted factors' column spaces.
     core : ndarray
         The fitted core in those bases (the fitted Tucker tensor is unchanged).
+
+    Raises
+    ------
+    ValueError
+        When the shapes disagree, an index is out of range, or a value or basis is not finite.
+        The inputs are never modified.
     """
+    _check_inputs(shape, bases, core, indices, values, sweeps)
+    if sweeps is None:
+        sweeps = REFINE_SWEEPS
     dims = tuple(U.shape[1] for U in bases)
     model = TuckerModel(shape, dims)
     cores = [np.array(core, dtype=np.float64)] + [np.array(U, dtype=np.float64) for U in bases]
@@ -117,3 +126,28 @@ def refine_subspaces(shape, bases, core, indices, values, sweeps=REFINE_SWEEPS, 
         factors.append(Q)
         refined = np.moveaxis(np.tensordot(R, refined, axes=(1, mode)), 0, mode)
     return factors, refined
+
+
+def _check_inputs(shape, bases, core, indices, values, sweeps):
+    """Clear errors for inputs that do not describe one Tucker start on these observations."""
+    shape = tuple(shape)
+    if len(bases) != len(shape):
+        raise ValueError(f"refine_subspaces needs one basis per mode: {len(bases)} bases for shape {shape}")
+    for n, (U, size) in enumerate(zip(bases, shape)):
+        if np.ndim(U) != 2 or np.shape(U)[0] != size:
+            raise ValueError(f"basis {n} must have shape ({size}, d), got {np.shape(U)}")
+        if not np.isfinite(U).all():
+            raise ValueError(f"basis {n} contains NaN or inf")
+    dims = tuple(np.shape(U)[1] for U in bases)
+    if np.shape(core) != dims:
+        raise ValueError(f"the core must have the bases' dimensions {dims}, got shape {np.shape(core)}")
+    if np.ndim(indices) != 2 or np.shape(indices)[1] != len(shape):
+        raise ValueError(f"indices must have shape (nnz, {len(shape)}), got {np.shape(indices)}")
+    if np.shape(values) != (np.shape(indices)[0],):
+        raise ValueError(f"values must have shape ({np.shape(indices)[0]},), got {np.shape(values)}")
+    if np.shape(indices)[0] and (np.min(indices, axis=0) < 0).any() | (np.max(indices, axis=0) >= shape).any():
+        raise ValueError(f"indices out of range for shape {shape}")
+    if not np.isfinite(values).all() or not np.isfinite(core).all():
+        raise ValueError("values and core must be finite (NaN or inf found)")
+    if sweeps is not None and (isinstance(sweeps, bool) or not isinstance(sweeps, int) or sweeps < 0):
+        raise ValueError(f"sweeps must be an int >= 0, got {sweeps!r}")

@@ -90,3 +90,37 @@ def test_spectral_start_refines_cp_only(monkeypatch):
     assert calls == [1]
     spectral_cores(CPModel((30, 30, 30), 9), idx, values, rng)  # a 729-entry core is too wide
     assert calls == [1]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda a: a.update(bases=a["bases"][:2]), "one basis per mode"),
+    (lambda a: a.update(bases=[a["bases"][0][:5]] + a["bases"][1:]), "basis 0 must have shape"),
+    (lambda a: a.update(core=a["core"][:2]), "the core must have"),
+    (lambda a: a.update(values=a["values"][:-1]), "values must have shape"),
+    (lambda a: a.update(indices=a["indices"] + np.array([0, 0, 30])), "out of range"),
+    (lambda a: a.update(values=np.where(np.arange(a["values"].size) == 3, np.nan, a["values"])), "finite"),
+    (lambda a: a.update(sweeps=-1), "sweeps must be"),
+])
+def test_bad_inputs_are_named_and_nothing_is_modified(change, message):
+    _, idx, values, bases, core = _sparse_cp(1)
+    args = dict(bases=bases, core=core, indices=idx, values=values, sweeps=None)
+    change(args)
+    copies = {k: [b.copy() for b in v] if k == "bases" else np.copy(v) for k, v in args.items() if k != "sweeps"}
+    with pytest.raises(ValueError, match=message):
+        refine_subspaces((30, 30, 30), args["bases"], args["core"], args["indices"], args["values"],
+                         sweeps=args["sweeps"])
+    for key, kept in copies.items():
+        if key == "bases":
+            for b, c in zip(args["bases"], kept):
+                np.testing.assert_array_equal(b, c)
+        else:
+            np.testing.assert_array_equal(args[key], kept)
+
+
+def test_zero_sweeps_return_the_spectral_estimate_in_an_orthonormal_form():
+    _, idx, values, bases, core = _sparse_cp(1)
+    same, same_core = refine_subspaces((30, 30, 30), bases, core, idx, values, sweeps=0)
+    model = TuckerModel((30, 30, 30), (4, 4, 4))
+    columns = [idx[:, n].copy() for n in range(3)]
+    np.testing.assert_allclose(model.predict([same_core] + same, columns),
+                               model.predict([core] + bases, columns), rtol=1e-9, atol=1e-9)
