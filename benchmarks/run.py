@@ -32,6 +32,7 @@ BENCHMARKS = {
                      ["--steps", "50", "--seeds", "1"]),
     "recovery_cp_tucker": (["-m", "benchmarks.recovery", "--peers", "--models", "cp", "tucker"], None),
     "recovery_tt": (["-m", "benchmarks.recovery", "--models", "tt"], None),
+    "spectral_refine": (["-m", "benchmarks.spectral_refine"], ["--seeds", "1", "--sweeps", "0", "5"]),
     "default_method": (["-m", "benchmarks.default_method"], ["--seeds", "1"]),
     "covid_defaults": (["-m", "benchmarks.paper_covid_tucker", "--part", "defaults"], None),
     "rank_selection": (["-m", "benchmarks.rank_selection", "--seeds", "10"], ["--seeds", "1", "--models", "cp"]),
