@@ -7,6 +7,7 @@ import numpy as np
 from ..backend import to_numpy
 from ..entry_hash import entry_keys, pass_buckets
 from ..norms import squared_core_norms
+from ..ordering import stable_order
 from .objective import make_objective
 
 
@@ -82,7 +83,7 @@ class BatchStepper:
         buckets = pass_buckets(self.keys, self.pass_index, self.steps_per_pass)
         local = np.bincount(buckets, minlength=self.steps_per_pass)
         total = local if self.reducer is None else np.asarray(self.reducer.sum(local.tolist()))
-        order = np.argsort(buckets, kind="stable")
+        order = stable_order(buckets, self.steps_per_pass)
         ends = np.cumsum(local)
         return [(self.train.select(order[end - size : end]), count / self.n_global)
                 for size, end, count in zip(local, ends, total)]

@@ -16,6 +16,7 @@ from scipy.sparse.linalg import ArpackError
 from ..backend import to_numpy
 from ..models.restrict import fill_rows_with_mean
 from ..options import INITS
+from ..ordering import lexicographic_order
 from .refine import refine_subspaces
 from .spectral import SpectralStartError, spectral_cores
 
@@ -26,7 +27,7 @@ class UnobservedSliceWarning(UserWarning):
 
 def canonical_order(indices, values):
     """The observations sorted by their position in the tensor (a deterministic order)."""
-    order = np.lexsort(indices.T[::-1])
+    order = lexicographic_order(indices)
     return indices[order], values[order]
 
 

@@ -35,6 +35,7 @@ import numpy as np
 import tensorly as tl
 
 from ..backend import add_segments, backend_of, batched_solve, index_add_rows, index_like, take_rows, to_numpy
+from ..ordering import stable_order
 from .fibers import Fibers, KroneckerDesign, fiber_design
 
 #: relative ridge added to every row's system: this fraction of its mean diagonal
@@ -112,7 +113,7 @@ class _Chunk:
 def _pieces(row_of_entry, n_rows, max_length):
     """Entries grouped by row and cut into pieces of at most ``max_length``: (order of the
     entries, start and length of each piece in that order, row of each piece)."""
-    order = np.argsort(row_of_entry, kind="stable")
+    order = stable_order(row_of_entry, n_rows)
     counts = np.bincount(row_of_entry, minlength=n_rows)
     ends = np.cumsum(counts)
     rows = np.flatnonzero(counts)

@@ -26,6 +26,7 @@ import numpy as np
 import tensorly as tl
 
 from ..backend import add_segments, backend_of, concatenate, index_like, scatter_add_rows, take_rows, to_numpy
+from ..ordering import stable_order
 
 
 class Fibers:
@@ -81,7 +82,7 @@ class Fibers:
             The fiber of each of them, on the host.
         """
         if self._sorted is None:
-            order = np.argsort(self._of_entry_host, kind="stable")
+            order = stable_order(self._of_entry_host, self.count)
             self._sorted = (index_like(order, self._like), self._of_entry_host[order])
         return self._sorted
 
