@@ -227,6 +227,26 @@ def index_like(rows, reference):
     return rows
 
 
+def index_bytes(bound, reference=None):
+    """Bytes per position of :func:`narrow_index_like` for positions below ``bound``, on the
+    backend of array ``reference`` (NumPy when None; the string ``"torch"`` for torch)."""
+    if (isinstance(reference, str) and reference == "torch") or is_torch(reference):
+        return 4 if bound <= 2**31 else 8
+    return next((size for size in (1, 2, 4) if bound <= 2 ** (8 * size)), 8)
+
+
+def narrow_index_like(rows, bound, reference):
+    """Positions ``rows`` (NumPy, in ``[0, bound)``) as :func:`index_like` gives them, stored
+    in the narrowest integer type the backend's gathers take: NumPy's unsigned 8/16/32 bits,
+    torch's int32. The gathers return the same rows in less memory, and NumPy's faster."""
+    size = index_bytes(bound, reference)
+    if is_torch(reference):
+        dtype = np.int32 if size == 4 else np.int64
+    else:
+        dtype = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.int64}[size]
+    return index_like(np.asarray(rows).astype(dtype, copy=False), reference)
+
+
 def scalars_to_host(values):
     """Backend scalars (or None) as Python floats (NaN for None), with one host sync."""
     present = [v for v in values if v is not None]

@@ -58,3 +58,10 @@ def lexicographic_order(indices):
         return np.lexsort(indices.T[::-1])
     key = np.ravel_multi_index(tuple(indices.T), dims)
     return stable_order(key, math.prod(dims))
+
+
+def canonical_order(indices, values):
+    """The observations ((n, N) ``indices``, (n,) ``values``) sorted by their position in the
+    tensor: an order that neither the caller's order nor a sharding changes."""
+    order = lexicographic_order(indices)
+    return indices[order], values[order]

@@ -31,7 +31,7 @@ from ..options import (
     positive_int,
     real,
 )
-from ..starts import canonical_order, initial_cores, warn_unobserved_slices
+from ..starts import initial_cores, warn_unobserved_slices
 from ..updates import make_base_step, make_update
 from .inputs import as_observations, check_value_range
 from .persistence import TorchStateMixin
@@ -406,9 +406,8 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         if warm:  # continue from the fitted cores
             return [np.array(to_numpy(c), dtype=np.float64) for c in self.cores_]
         indices, values = train.indices, train.values
-        if isinstance(self.init, str):  # every rank's entries, in an order no sharding changes
-            indices, values = (canonical_order(indices, values) if reducer is None
-                               else reducer.gather_observations(indices, values))
+        if isinstance(self.init, str) and reducer is not None:  # every rank's entries
+            indices, values = reducer.gather_observations(indices, values)
         # with n_init > 1 the first start is spectral and the others random
         init = "random" if self.init == "spectral" and not first else self.init
         return initial_cores(init, model, indices, values, rng)

@@ -16,19 +16,13 @@ from scipy.sparse.linalg import ArpackError
 from ..backend import to_numpy
 from ..models.restrict import fill_rows_with_mean
 from ..options import INITS
-from ..ordering import lexicographic_order
+from ..ordering import canonical_order
 from .refine import refine_subspaces
 from .spectral import SpectralStartError, spectral_cores
 
 
 class UnobservedSliceWarning(UserWarning):
     """Some rows (slices) of a mode have no training entry."""
-
-
-def canonical_order(indices, values):
-    """The observations sorted by their position in the tensor (a deterministic order)."""
-    order = lexicographic_order(indices)
-    return indices[order], values[order]
 
 
 def fill_unobserved_rows(model, cores, indices):

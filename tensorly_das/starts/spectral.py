@@ -18,6 +18,8 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
+from ..entry_hash import entry_uniform
+from ..ordering import canonical_order
 from .refine import refinable, refine_subspaces, refinement_memory
 
 #: modes up to this size use a dense I_n x I_n Gram matrix and a full eigendecomposition
@@ -27,6 +29,8 @@ CORE_BLOCK = 1 << 22
 #: at most this many observations (a fixed random subset beyond it) feed the start: its cost
 #: then stays bounded on very large data sets, whose subspaces this many entries already fix
 MAX_OBSERVATIONS = 2_000_000
+#: seed of the entry hash (:mod:`~tensorly_das.entry_hash`) that draws that subset
+SAMPLE_SEED = 0x5EC7
 
 
 def spectral_memory(model, nnz):
@@ -166,6 +170,34 @@ def projected_core(indices, values, bases):
     return core.reshape(dims)
 
 
+def start_sample(indices, values):
+    """The observations a spectral start uses, in canonical order (sorted by position).
+
+    Beyond :data:`MAX_OBSERVATIONS` entries, a subset of at most that many, drawn by a hash of
+    each entry's indices: the same entries, in the same order, whatever the order or the
+    sharding of the input, so the start is too.
+
+    Parameters
+    ----------
+    indices : (nnz, N) int array
+    values : (nnz,) array
+
+    Returns
+    -------
+    indices, values : arrays
+        The kept entries, sorted by their position in the tensor.
+    """
+    nnz = indices.shape[0]
+    if nnz > MAX_OBSERVATIONS:
+        u = entry_uniform(indices, SAMPLE_SEED)
+        # a threshold that keeps fewer than the limit but for a 5-sigma draw, then the lowest
+        keep = np.flatnonzero(u < (MAX_OBSERVATIONS - 5 * math.sqrt(MAX_OBSERVATIONS)) / nnz)
+        if len(keep) > MAX_OBSERVATIONS:
+            keep = np.sort(keep[np.argsort(u[keep], kind="stable")[:MAX_OBSERVATIONS]])
+        indices, values = indices[keep], values[keep]
+    return canonical_order(indices, values)
+
+
 def spectral_cores(model, indices, values, rng):
     """A spectral start for ``model`` from the observations (NumPy cores).
 
@@ -196,9 +228,7 @@ def spectral_cores(model, indices, values, rng):
             raise SpectralStartError(
                 f"mode {n} has observations in only {observed_rows} of its {size} rows, fewer than "
                 f"the {dim} directions a spectral start estimates there")
-    if indices.shape[0] > MAX_OBSERVATIONS:
-        keep = np.sort(np.random.default_rng(0).choice(indices.shape[0], MAX_OBSERVATIONS, replace=False))
-        indices, values = indices[keep], values[keep]
+    indices, values = start_sample(indices, values)
     p = indices.shape[0] / math.prod(shape)
     bases = [mode_subspace(indices, values, shape, n, d) for n, d in enumerate(dims)]
     core = projected_core(indices, values / p, bases)

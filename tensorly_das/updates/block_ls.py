@@ -34,7 +34,8 @@ import math
 import numpy as np
 import tensorly as tl
 
-from ..backend import add_segments, backend_of, batched_solve, index_add_rows, index_like, take_rows, to_numpy
+from ..backend import (add_segments, backend_of, batched_solve, index_add_rows, index_bytes, index_like,
+                       narrow_index_like, take_rows, to_numpy)
 from ..ordering import stable_order
 from .fibers import Fibers, KroneckerDesign, fiber_design
 
@@ -87,27 +88,45 @@ def solver_memory(model, nnz, itemsize=8):
         elif model.design_cost(k) > width * width:  # its design rows built once per fiber
             fibers = max(fibers, Fibers.nbytes(nnz, sorted_too=False) * len(model.shape))
             shared = max(shared, nnz * width * itemsize)
-    layout = n_cores * 2 * nnz * (8 + 1)
+    # per core, for at most twice the entries (padding): position, mask and, unless its designs
+    # are shared per fiber, every mode's index (counted at torch's int32, wider than NumPy's)
+    layout = 0
+    for k in range(n_cores):
+        modes = 0 if _shares_designs(model, k) else len(model.shape) * index_bytes(max(model.shape), "torch")
+        layout += 2 * nnz * (index_bytes(nnz, "torch") + 1 + modes)
     workspace = 4 * CHUNK_FLOATS * itemsize + 8 * len(model.shape) * CHUNK_FLOATS
     return int(layout + normal + fibers + shared + workspace)
 
 
 class _Chunk:
     """A block of padded pieces: entry positions, the padding mask, the rows they add to and,
-    when a row has several pieces here, where each row's pieces start (None: one piece per row).
+    when a row has several pieces here, where each row's pieces start (None: one piece per row);
+    ``modes``: the entries' index in every mode, in slot order (None: gathered per sweep).
     """
 
-    __slots__ = ("slots", "mask", "targets", "n_pieces", "length", "segments")
+    __slots__ = ("slots", "mask", "targets", "n_pieces", "length", "segments", "modes")
 
-    def __init__(self, slots, mask, targets, n_pieces, length, segments=None):
+    def __init__(self, slots, mask, targets, n_pieces, length, segments=None, modes=None):
         self.slots, self.mask, self.targets = slots, mask, targets
-        self.n_pieces, self.length, self.segments = n_pieces, length, segments
+        self.n_pieces, self.length, self.segments, self.modes = n_pieces, length, segments, modes
+
+    def mode_indices(self, batch):
+        """Every mode's index of the chunk's entries (slot order)."""
+        if self.modes is not None:
+            return self.modes
+        return [idx[self.slots] for idx in batch.mode_indices]
 
     def per_row(self, stats):
         """Per-piece ``stats`` summed over each row's pieces (one entry per target)."""
         if self.segments is None:
             return stats
         return add_segments(stats, self.segments)
+
+
+def _shares_designs(model, k):
+    """Whether core ``k``'s design rows may be built once per fiber (see :meth:`design_cost`):
+    its chunks then gather them by fiber, and keep no indices of their own."""
+    return model.row_mode(k) is not None and model.design_cost(k) > BlockLeastSquares.width(model, k) ** 2
 
 
 def _pieces(row_of_entry, n_rows, max_length):
@@ -126,7 +145,7 @@ def _pieces(row_of_entry, n_rows, max_length):
     return order, start, length, piece_row
 
 
-def build_layout(row_of_entry, n_rows, width, like):
+def build_layout(row_of_entry, n_rows, width, like, entries=None):
     """The chunks of one core's normal equations (host work, done once per fit).
 
     Parameters
@@ -139,6 +158,10 @@ def build_layout(row_of_entry, n_rows, width, like):
         Unknowns per row (``W``).
     like : array
         The chunks' arrays go to its backend and device.
+    entries : (list of 1-D int ndarray, shape), optional
+        Every mode's index of the training entries, on the host, and the tensor's shape: each
+        chunk then keeps its entries' indices in slot order (narrow integers), so a sweep
+        reads them in sequence instead of gathering them from the whole training set.
 
     Returns
     -------
@@ -162,9 +185,12 @@ def build_layout(row_of_entry, n_rows, width, like):
             rows = piece_row[group]
             first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # each row's first piece
             segments = None if len(first) == len(rows) else first
-            chunks.append(_Chunk(index_like(order[positions.ravel()], like), mask,
+            slots = order[positions.ravel()]
+            modes = None if entries is None else [
+                narrow_index_like(idx[slots], bound, like) for idx, bound in zip(*entries)]
+            chunks.append(_Chunk(narrow_index_like(slots, len(row_of_entry), like), mask,
                                  index_like(rows if segments is None else rows[first], like),
-                                 len(group), int(size), segments))
+                                 len(group), int(size), segments, modes))
     return chunks
 
 
@@ -199,7 +225,10 @@ class _Layout:
             mode = model.row_mode(k)
             n_rows = 1 if mode is None else model.shape[mode]
             width = math.prod(model.core_shapes()[k]) // n_rows
-            self._chunks[k] = build_layout(self._rows(k), n_rows, width, self._like)
+            entries = None
+            if not _shares_designs(model, k):  # each sweep gathers the rows of every mode
+                entries = ([np.asarray(to_numpy(i)) for i in self._batch.mode_indices], model.shape)
+            self._chunks[k] = build_layout(self._rows(k), n_rows, width, self._like, entries)
         return self._chunks[k]
 
     def fibers(self, mode):
@@ -390,7 +419,7 @@ class BlockLeastSquares:
         layout = self._layout
         mode = model.row_mode(k)
         shared = None
-        if mode is not None and model.design_cost(k) > width * width:
+        if _shares_designs(model, k):
             fibers = layout.fibers(mode)
             if fibers.count < len(batch):
                 shared = (fibers, fiber_design(model, cores, batch.mode_indices, k, fibers,
@@ -399,7 +428,7 @@ class BlockLeastSquares:
         rhs = tl.zeros((n_rows, width), **tl.context(like))
         for chunk in layout.chunks(k):
             if shared is None:
-                design = model.design(cores, [idx[chunk.slots] for idx in batch.mode_indices], k)
+                design = model.design(cores, chunk.mode_indices(batch), k)
             else:
                 design = take_rows(shared[1], take_rows(shared[0].of_entry, chunk.slots))
             values = batch.values[chunk.slots]
