@@ -73,13 +73,15 @@ def test_layout_places_every_entry_once(max_floats, max_piece, monkeypatch):
     rng = np.random.default_rng(0)
     rows = rng.integers(0, 9, size=200) ** 2 % 13  # uneven counts, some rows empty
     other = rng.integers(0, 70_000, size=200)  # indices of a mode too long for 16 bits
-    chunks = build_layout(rows, 13, 3, np.zeros(1), entries=([rows, other], (13, 70_000)))
+    third = rng.integers(0, 200, size=200)
+    chunks = build_layout(rows, 13, 3, np.zeros(1), entries=([None, other, third], (13, 70_000, 200)))
     seen = []
     for chunk in chunks:
-        # each chunk's own copy of the entries' indices, in slot order and narrow types
-        assert [m.dtype for m in chunk.modes] == [np.uint8, np.uint32]
-        np.testing.assert_array_equal(chunk.modes[0], rows[chunk.slots])
+        # each chunk's own copy of the entries' indices (not the rows' own mode's), in slot
+        # order and narrow types
+        assert chunk.modes[0] is None and [m.dtype for m in chunk.modes[1:]] == [np.uint32, np.uint8]
         np.testing.assert_array_equal(chunk.modes[1], other[chunk.slots])
+        np.testing.assert_array_equal(chunk.modes[2], third[chunk.slots])
         slots = chunk.slots.reshape(chunk.n_pieces, chunk.length)
         mask = np.ones(slots.shape, bool) if chunk.mask is None else chunk.mask.reshape(slots.shape)
         assert chunk.n_pieces * chunk.length * 3 <= max(max_floats, chunk.length * 3)

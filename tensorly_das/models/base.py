@@ -205,7 +205,8 @@ class TensorModel:
         Parameters
         ----------
         cores, mode_indices :
-            As for :meth:`forward`.
+            As for :meth:`forward`; the index of :meth:`row_mode` (the row, not the design)
+            is never read and may be None.
         k : int
             The core.
 

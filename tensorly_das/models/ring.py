@@ -143,7 +143,8 @@ class TRModel(TensorModel):
 
     def design(self, cores, mode_indices, k):
         # d trace(S_1 ... S_N) / d S_k = (S_{k+1} ... S_N S_1 ... S_{k-1})^T
-        slices = [take_rows(core.swapaxes(0, 1), idx) for core, idx in zip(cores, mode_indices)]
+        slices = [None if m == k else take_rows(core.swapaxes(0, 1), idx)
+                  for m, (core, idx) in enumerate(zip(cores, mode_indices))]
         around = slices[k + 1:] + slices[:k]  # never empty: the order is at least 2
         chain = around[0]
         for s in around[1:]:

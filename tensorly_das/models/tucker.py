@@ -113,8 +113,8 @@ class TuckerModel(TensorModel):
 
     def design(self, cores, mode_indices, k):
         core, factors = cores[0], cores[1:]
-        rows = [take_rows(a, idx) for a, idx in zip(factors, mode_indices)]
-        n = rows[0].shape[0]
+        rows = [None if m == k - 1 else take_rows(a, idx) for m, (a, idx) in enumerate(zip(factors, mode_indices))]
+        n = next(r for r in rows if r is not None).shape[0]
         with backend_of(core):
             if k == 0:  # the core tensor: the Kronecker product of the rows (C order)
                 out = rows[0]

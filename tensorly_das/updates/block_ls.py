@@ -89,10 +89,11 @@ def solver_memory(model, nnz, itemsize=8):
             fibers = max(fibers, Fibers.nbytes(nnz, sorted_too=False) * len(model.shape))
             shared = max(shared, nnz * width * itemsize)
     # per core, for at most twice the entries (padding): position, mask and, unless its designs
-    # are shared per fiber, every mode's index (counted at torch's int32, wider than NumPy's)
+    # are shared per fiber, every other mode's index (counted at torch's int32, wider than NumPy's)
     layout = 0
     for k in range(n_cores):
-        modes = 0 if _shares_designs(model, k) else len(model.shape) * index_bytes(max(model.shape), "torch")
+        others = len(model.shape) - (model.row_mode(k) is not None)
+        modes = 0 if _shares_designs(model, k) else others * index_bytes(max(model.shape), "torch")
         layout += 2 * nnz * (index_bytes(nnz, "torch") + 1 + modes)
     workspace = 4 * CHUNK_FLOATS * itemsize + 8 * len(model.shape) * CHUNK_FLOATS
     return int(layout + normal + fibers + shared + workspace)
@@ -158,10 +159,11 @@ def build_layout(row_of_entry, n_rows, width, like, entries=None):
         Unknowns per row (``W``).
     like : array
         The chunks' arrays go to its backend and device.
-    entries : (list of 1-D int ndarray, shape), optional
-        Every mode's index of the training entries, on the host, and the tensor's shape: each
-        chunk then keeps its entries' indices in slot order (narrow integers), so a sweep
-        reads them in sequence instead of gathering them from the whole training set.
+    entries : (list of 1-D int ndarray or None, shape), optional
+        Every mode's index of the training entries, on the host (None for the mode of the
+        rows, which a design never reads), and the tensor's shape: each chunk then keeps its
+        entries' indices in slot order (narrow integers), so a sweep reads them in sequence
+        instead of gathering them from the whole training set.
 
     Returns
     -------
@@ -186,8 +188,8 @@ def build_layout(row_of_entry, n_rows, width, like, entries=None):
             first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # each row's first piece
             segments = None if len(first) == len(rows) else first
             slots = order[positions.ravel()]
-            modes = None if entries is None else [
-                narrow_index_like(idx[slots], bound, like) for idx, bound in zip(*entries)]
+            modes = None if entries is None else [  # the row's own mode: the targets say it
+                None if idx is None else narrow_index_like(idx[slots], bound, like) for idx, bound in zip(*entries)]
             chunks.append(_Chunk(narrow_index_like(slots, len(row_of_entry), like), mask,
                                  index_like(rows if segments is None else rows[first], like),
                                  len(group), int(size), segments, modes))
@@ -226,8 +228,9 @@ class _Layout:
             n_rows = 1 if mode is None else model.shape[mode]
             width = math.prod(model.core_shapes()[k]) // n_rows
             entries = None
-            if not _shares_designs(model, k):  # each sweep gathers the rows of every mode
-                entries = ([np.asarray(to_numpy(i)) for i in self._batch.mode_indices], model.shape)
+            if not _shares_designs(model, k):  # each sweep gathers the rows of the other modes
+                entries = ([None if m == mode else np.asarray(to_numpy(i))
+                            for m, i in enumerate(self._batch.mode_indices)], model.shape)
             self._chunks[k] = build_layout(self._rows(k), n_rows, width, self._like, entries)
         return self._chunks[k]
 
