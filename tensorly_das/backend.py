@@ -74,6 +74,24 @@ def backend_of(x):
         yield
 
 
+def _check_numpy_device(device):
+    if device not in (None, "cpu"):
+        raise ValueError(f"backend='numpy' runs on device='cpu' only, got {device!r}")
+
+
+def positions_to_backend(x, backend="numpy", device="cpu"):
+    """A copy of non-negative integer positions ``x`` (1-D) on ``backend``: on NumPy in the
+    narrowest unsigned type that holds them (:func:`narrow_index_like`: less memory, faster
+    gathers), on torch as int64, as :func:`to_backend` gives them."""
+    if backend != "numpy":
+        return to_backend(np.ascontiguousarray(x), backend, device)
+    _check_numpy_device(device)
+    arr = np.asarray(to_numpy(x))
+    bound = int(arr.max()) + 1 if arr.size else 1
+    out = narrow_index_like(arr, bound, None)
+    return out.copy() if out is arr else out  # never the caller's array
+
+
 def to_backend(x, backend="numpy", device="cpu", dtype="float64"):
     """Copy array-like ``x`` to ``backend`` on ``device`` with ``dtype``.
 
@@ -81,8 +99,7 @@ def to_backend(x, backend="numpy", device="cpu", dtype="float64"):
     ``dtype``. Always returns a new array: callers' arrays are never shared.
     """
     if backend == "numpy":
-        if device not in (None, "cpu"):
-            raise ValueError(f"backend='numpy' runs on device='cpu' only, got {device!r}")
+        _check_numpy_device(device)
         arr = to_numpy(x)
         target = np.int64 if arr.dtype.kind in "iu" else dtype
         return np.array(arr, dtype=target, copy=True)
@@ -193,6 +210,7 @@ def scatter_add_transposed(index, values, n_rows):
         out = torch.zeros((values.shape[0], n_rows), dtype=values.dtype, device=values.device)
         return out.index_add_(1, index, values).t()
     out = np.empty((n_rows, values.shape[0]), dtype=values.dtype)
+    index = np.asarray(index, dtype=np.intp)  # bincount casts narrow indices: once, not per row
     for r in range(values.shape[0]):
         out[:, r] = np.bincount(index, weights=values[r], minlength=n_rows)
     return out

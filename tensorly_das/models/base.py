@@ -12,7 +12,7 @@ import math
 import numpy as np
 import tensorly as tl
 
-from ..backend import backend_of, concatenate, index_like, to_backend
+from ..backend import backend_of, concatenate, index_like, positions_to_backend, to_backend
 
 #: Observations handled at once by :meth:`TensorModel.loss_and_grads` and
 #: :meth:`TensorModel.predict`; bounds the temporary memory of a pass (for CP,
@@ -57,8 +57,7 @@ class Batch:
         -------
         batch : Batch
         """
-        columns = [to_backend(np.ascontiguousarray(indices[:, n]), backend, device)
-                   for n in range(indices.shape[1])]
+        columns = [positions_to_backend(indices[:, n], backend, device) for n in range(indices.shape[1])]
         return cls(columns, None if values is None else to_backend(values, backend, device, dtype))
 
     def select(self, rows):
