@@ -386,8 +386,10 @@ class TensorModel:
         Parameters
         ----------
         bases : list of ndarray
-            ``bases[n]`` of shape ``(I_n, basis_dims()[n])`` with orthonormal columns.
-        core : ndarray of shape ``basis_dims()``
+            ``bases[n]`` of shape ``(I_n, d_n)`` with orthonormal columns: ``d_n`` is
+            ``basis_dims()[n]``, or up to :data:`~tensorly_das.starts.refine.REFINE_OVERSAMPLE`
+            more for a model whose start refines its subspaces (:attr:`refine_subspaces`).
+        core : ndarray of shape ``(d_0, ..., d_{N-1})``
             The observations projected onto the bases.
         rng : numpy Generator
             For the small perturbations that break exact symmetries.

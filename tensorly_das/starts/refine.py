@@ -10,7 +10,10 @@ recover the missed directions, much as CANDELINC (Carroll, Pruzansky and Kruskal
 inside a Tucker compression. The model then builds its cores from the refined bases and core as
 before (:meth:`~tensorly_das.models.TensorModel.from_subspaces`).
 
-The refinement runs where the Tucker core's rows are solved exactly (at most
+The refined subspaces hold :data:`REFINE_OVERSAMPLE` more directions per mode than the model
+asks for (CANDELINC's compression need not be tight): on the rank-selection folds the weakest
+component was then recovered where the tight subspaces had missed it. The refinement runs
+where the Tucker core's rows are solved exactly (at most
 :data:`~tensorly_das.updates.block_ls.EXACT_WIDTH` unknowns, e.g. CP rank <= 8 on a 3-way
 tensor); wider cores would need the conjugate-gradient path and cost more than the fit they
 start. Cost per sweep: that of a Tucker sweep on the same entries, O(nnz * prod(dims)).
@@ -28,6 +31,9 @@ from ..updates.block_ls import EXACT_WIDTH, BlockLeastSquares, solver_memory
 REFINE_SWEEPS = 5
 #: the sweeps stop early once one lowers the training loss by less than this fraction
 REFINE_TOL = 1e-6
+#: directions per mode the refined subspaces hold beyond the model's own (where the wider Tucker
+#: core is still refinable): a direction the spectral estimate missed can enter through them
+REFINE_OVERSAMPLE = 1
 
 
 def refinable(dims, nnz):
@@ -47,6 +53,30 @@ def refinable(dims, nnz):
     """
     width = math.prod(dims)
     return width <= EXACT_WIDTH and nnz > width + sum(dims)
+
+
+def refined_dims(dims, limits, nnz):
+    """The subspace dimensions to refine: ``dims`` widened by :data:`REFINE_OVERSAMPLE` per mode
+    (at most ``limits``, each mode's observed rows) when that core is still :func:`refinable`,
+    else ``dims`` itself (also when :data:`REFINE_SWEEPS` is 0: nothing would be refined).
+
+    Parameters
+    ----------
+    dims : tuple of int
+        The model's subspace dimensions.
+    limits : sequence of int
+        The most each mode can hold (its observed rows, or its size).
+    nnz : int
+        Observations that feed the start.
+
+    Returns
+    -------
+    dims : tuple of int
+    """
+    if not REFINE_SWEEPS:
+        return tuple(dims)
+    wider = tuple(max(d, min(d + REFINE_OVERSAMPLE, int(limit))) for d, limit in zip(dims, limits))
+    return wider if refinable(wider, nnz) else tuple(dims)
 
 
 def refinement_memory(shape, dims, nnz):

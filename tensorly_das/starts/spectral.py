@@ -20,7 +20,7 @@ import scipy.sparse.linalg
 
 from ..entry_hash import entry_uniform
 from ..ordering import canonical_order
-from .refine import refinable, refine_subspaces, refinement_memory
+from .refine import refinable, refine_subspaces, refined_dims, refinement_memory
 
 #: modes up to this size use a dense I_n x I_n Gram matrix and a full eigendecomposition
 DENSE_GRAM_SIZE = 2048
@@ -54,6 +54,8 @@ def spectral_memory(model, nnz):
     nnz = min(nnz, MAX_OBSERVATIONS)
     rows = max(min(size, nnz, DENSE_GRAM_SIZE) for size in model.shape)
     dims = model.basis_dims()
+    if model.refine_subspaces:
+        dims = refined_dims(dims, model.shape, nnz)
     lead = math.prod(dims[:-1])
     block = min(nnz * lead, CORE_BLOCK) + min(nnz, max(1, CORE_BLOCK // max(lead, 1))) * dims[-1]
     bases = sum(size * d for size, d in zip(model.shape, dims))
@@ -222,13 +224,16 @@ def spectral_cores(model, indices, values, rng):
         When a mode has fewer observed rows than its subspace dimension.
     """
     shape, dims = model.shape, model.basis_dims()
+    observed = []
     for n, (size, dim) in enumerate(zip(shape, dims)):
-        observed_rows = int(np.count_nonzero(np.bincount(indices[:, n], minlength=size)))
-        if observed_rows < dim:
+        observed.append(int(np.count_nonzero(np.bincount(indices[:, n], minlength=size))))
+        if observed[n] < dim:
             raise SpectralStartError(
-                f"mode {n} has observations in only {observed_rows} of its {size} rows, fewer than "
+                f"mode {n} has observations in only {observed[n]} of its {size} rows, fewer than "
                 f"the {dim} directions a spectral start estimates there")
     indices, values = start_sample(indices, values)
+    if model.refine_subspaces:  # room for a direction the estimate misses
+        dims = refined_dims(dims, observed, indices.shape[0])
     p = indices.shape[0] / math.prod(shape)
     bases = [mode_subspace(indices, values, shape, n, d) for n, d in enumerate(dims)]
     core = projected_core(indices, values / p, bases)

@@ -6,7 +6,7 @@ import tensorly as tl
 
 from tensorly_das.models import CPModel, TTModel, TuckerModel
 from tensorly_das.starts import spectral_cores
-from tensorly_das.starts.refine import refinable, refine_subspaces, refinement_memory
+from tensorly_das.starts.refine import refinable, refine_subspaces, refined_dims, refinement_memory
 from tensorly_das.starts.spectral import mode_subspace, projected_core, spectral_memory
 
 
@@ -62,6 +62,62 @@ def test_the_inputs_are_left_alone():
     np.testing.assert_array_equal(core, copies[1])
     np.testing.assert_array_equal(idx, copies[2])
     np.testing.assert_array_equal(values, copies[3])
+
+
+def _weighted_cp(seed, shape=(40, 40, 40), fraction=0.054, noise=0.1):
+    """The rank-selection folds' setting: a CP rank-4 truth whose components differ in weight
+    (:meth:`CPModel.init_cores`), 5.4% of its entries observed with 10% noise."""
+    rng = np.random.default_rng(seed)
+    model = CPModel(shape, 4)
+    truth = model.init_cores(rng, 1.0)
+    n = int(fraction * np.prod(shape))
+    idx = np.stack(np.unravel_index(rng.choice(np.prod(shape), n, replace=False), shape), 1)
+    clean = model.predict(truth, [idx[:, m].copy() for m in range(3)])
+    e = rng.standard_normal(n)
+    return truth, idx, clean + noise * np.linalg.norm(clean) / np.linalg.norm(e) * e
+
+
+@pytest.mark.parametrize("seed", [3, 12, 48])
+def test_an_extra_direction_lets_the_refinement_find_the_weakest_component(seed):
+    # seeds where the tight (rank-4) refined subspaces still miss the weakest component: with
+    # one extra direction per mode the refined subspaces contain it
+    truth, idx, values = _weighted_cp(seed)
+    shape, p = (40, 40, 40), len(values) / 40**3
+    refined = []
+    for dim in (4, 5):
+        bases = [mode_subspace(idx, values, shape, n, dim) for n in range(3)]
+        refined.append(refine_subspaces(shape, bases, projected_core(idx, values / p, bases), idx, values)[0])
+    assert _worst_cosine(refined[0], truth) < 0.2
+    assert _worst_cosine(refined[1], truth) > 0.99
+
+
+def test_the_refined_dimensions_widen_only_where_the_core_stays_refinable(monkeypatch):
+    from tensorly_das.starts import refine
+
+    assert refined_dims((4, 4, 4), (40, 40, 40), 3000) == (5, 5, 5)
+    assert refined_dims((4, 4, 4), (40, 5, 4), 3000) == (5, 5, 4)  # at most the observed rows
+    assert refined_dims((8, 8, 8), (40, 40, 40), 10**5) == (8, 8, 8)  # 729 > 512: kept tight
+    assert refined_dims((4, 4, 4), (40, 40, 40), 140) == (4, 4, 4)  # too few entries for 5^3
+    monkeypatch.setattr(refine, "REFINE_SWEEPS", 0)  # nothing refined: the model's dimensions
+    assert refined_dims((4, 4, 4), (40, 40, 40), 3000) == (4, 4, 4)
+    monkeypatch.setattr(refine, "REFINE_SWEEPS", 5)
+    monkeypatch.setattr(refine, "REFINE_OVERSAMPLE", 0)
+    assert refined_dims((4, 4, 4), (40, 40, 40), 3000) == (4, 4, 4)
+
+
+def test_the_cp_start_uses_the_widened_subspaces(monkeypatch):
+    import tensorly_das.starts.spectral as spectral
+
+    _, idx, values, _, _ = _sparse_cp(1)
+    seen = []
+    real = CPModel.from_subspaces
+    monkeypatch.setattr(CPModel, "from_subspaces",
+                        lambda self, b, c, rng: seen.append((b, c)) or real(self, b, c, rng))
+    cores = spectral.spectral_cores(CPModel((30, 30, 30), 4), idx, values, np.random.default_rng(0))
+    bases, core = seen[0]
+    assert [b.shape for b in bases] == [(30, 5)] * 3 and core.shape == (5, 5, 5)
+    assert [c.shape for c in cores] == [(30, 4)] * 3  # the model's own rank
+    np.testing.assert_allclose(bases[0].T @ bases[0], np.eye(5), atol=1e-10)
 
 
 def test_only_small_exactly_solved_cores_with_enough_entries_are_refined():
