@@ -32,6 +32,7 @@ BENCHMARKS = {
                      ["--steps", "50", "--seeds", "1"]),
     "recovery_cp_tucker": (["-m", "benchmarks.recovery", "--peers", "--models", "cp", "tucker"], None),
     "recovery_tt": (["-m", "benchmarks.recovery", "--models", "tt"], None),
+    "recovery_tr": (["-m", "benchmarks.recovery", "--models", "tr", "--starts", "spectral"], None),
     "spectral_refine": (["-m", "benchmarks.spectral_refine"], ["--seeds", "1", "--sweeps", "0", "5",
                                                                 "--oversample", "0", "1"]),
     "default_method": (["-m", "benchmarks.default_method"], ["--seeds", "1"]),
