@@ -92,14 +92,6 @@ def positions_to_backend(x, backend="numpy", device="cpu"):
     return out.copy() if out is arr else out  # never the caller's array
 
 
-def gather_index(index):
-    """``index`` as the native integer type of its backend's gathers and scatter-adds (NumPy's
-    intp: a copy of narrow positions; torch tensors and intp arrays unchanged)."""
-    if is_torch(index) or index.dtype == np.intp:
-        return index
-    return index.astype(np.intp)
-
-
 def to_backend(x, backend="numpy", device="cpu", dtype="float64"):
     """Copy array-like ``x`` to ``backend`` on ``device`` with ``dtype``.
 
@@ -218,7 +210,7 @@ def scatter_add_transposed(index, values, n_rows):
         out = torch.zeros((values.shape[0], n_rows), dtype=values.dtype, device=values.device)
         return out.index_add_(1, index, values).t()
     out = np.empty((n_rows, values.shape[0]), dtype=values.dtype)
-    index = gather_index(index)  # bincount would cast narrow indices once per row
+    index = np.asarray(index, dtype=np.intp)  # bincount casts narrow indices: once, not per row
     for r in range(values.shape[0]):
         out[:, r] = np.bincount(index, weights=values[r], minlength=n_rows)
     return out

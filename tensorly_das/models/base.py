@@ -12,7 +12,7 @@ import math
 import numpy as np
 import tensorly as tl
 
-from ..backend import backend_of, concatenate, gather_index, index_like, positions_to_backend, to_backend
+from ..backend import backend_of, concatenate, index_like, positions_to_backend, to_backend
 
 #: Observations handled at once by :meth:`TensorModel.loss_and_grads` and
 #: :meth:`TensorModel.predict`; bounds the temporary memory of a pass (for CP,
@@ -470,9 +470,7 @@ class TensorModel:
         loss, grads = 0.0, None
         for start in range(0, n, CHUNK_SIZE):
             stop = min(start + CHUNK_SIZE, n)
-            # one chunk's indices, at the gathers' and scatter-adds' native width (NumPy casts
-            # the narrow stored ones on every use otherwise)
-            mode_indices = [gather_index(idx[start:stop]) for idx in batch.mode_indices]
+            mode_indices = [idx[start:stop] for idx in batch.mode_indices]  # views, no copies
             pred, cache = self.forward(cores, mode_indices)
             residual = pred - batch.values[start:stop]
             loss = loss + 0.5 * (residual * residual).sum() / n
