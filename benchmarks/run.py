@@ -54,6 +54,7 @@ BENCHMARKS = {
     "final_sweeps_synthetic": (["-m", "benchmarks.final_sweeps", "--cases", "cp_synthetic", "tt_synthetic",
                                 "cp_90", "tucker_90", "--seeds", "10"], ["--cases", "cp_90", "--seeds", "1"]),
     "scale_cp": (["-m", "benchmarks.scale_cp"], ["--nnz", "1000000"]),
+    "index_width": (["-m", "benchmarks.index_width"], ["--nnz", "200000", "--repeats", "3"]),
     "scale_cp_sweep": (["-m", "benchmarks.scale_cp", "--sweep"], None),
     "sparse_rows": (["-m", "benchmarks.sparse_rows"], ["--sizes", "1000", "100000"]),
     "covid_cp_strength": (["-m", "benchmarks.covid_cp_strength"], None),
