@@ -79,11 +79,14 @@ def _check_numpy_device(device):
         raise ValueError(f"backend='numpy' runs on device='cpu' only, got {device!r}")
 
 
-def positions_to_backend(x, backend="numpy", device="cpu"):
-    """A copy of non-negative integer positions ``x`` (1-D) on ``backend``: on NumPy in the
-    narrowest unsigned type that holds them (:func:`narrow_index_like`: less memory, faster
-    gathers), on torch as int64, as :func:`to_backend` gives them."""
-    if backend != "numpy":
+def positions_to_backend(x, backend="numpy", device="cpu", narrow=True):
+    """A copy of non-negative integer positions ``x`` (1-D) on ``backend``: on NumPy with
+    ``narrow`` in the narrowest unsigned type that holds them (:func:`narrow_index_like`: less
+    memory), otherwise as :func:`to_backend` gives them (int64 on both backends).
+
+    NumPy's gathers and ``bincount`` cast narrow positions to ``intp`` on every call, so
+    ``narrow=False`` suits arrays gathered on every pass (a gradient step's batch)."""
+    if backend != "numpy" or not narrow:
         return to_backend(np.ascontiguousarray(x), backend, device)
     _check_numpy_device(device)
     arr = np.asarray(to_numpy(x))

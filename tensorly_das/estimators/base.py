@@ -223,8 +223,12 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         reducer = self._reducer(backend)
         rng = self._shared_rng(reducer)
         obs, model, train, val, rows = self._prepare(X, y, mask, rng, reducer, dtype)
+        # narrow NumPy indices save memory where block least squares keeps its own layout of
+        # the entries; a gradient step gathers the batch's on every pass, where the casts cost
+        # time (benchmarks/scale_cp, benchmarks/index_width)
+        narrow = self._solver() == "als"
         place = lambda part: None if part is None else Batch.place(  # noqa: E731
-            rows.remap(part.indices), part.values, backend, self.device, dtype)
+            rows.remap(part.indices), part.values, backend, self.device, dtype, narrow)
         train_batch, val_batch = place(train), place(val)
         options = self._update_options()
         t0 = time.perf_counter()

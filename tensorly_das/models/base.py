@@ -41,7 +41,7 @@ class Batch:
         return int(self.mode_indices[0].shape[0])
 
     @classmethod
-    def place(cls, indices, values=None, backend="numpy", device="cpu", dtype="float64"):
+    def place(cls, indices, values=None, backend="numpy", device="cpu", dtype="float64", narrow=True):
         """Entries given as an (n, N) index array (and values) placed on a backend.
 
         Parameters
@@ -52,12 +52,16 @@ class Batch:
             Their values (None for prediction-only batches).
         backend, device, dtype : str
             Where the copies live and the values' dtype.
+        narrow : bool
+            Store NumPy indices in the narrowest unsigned type (less memory; each gather
+            casts them), else as int64 (:func:`~tensorly_das.backend.positions_to_backend`).
 
         Returns
         -------
         batch : Batch
         """
-        columns = [positions_to_backend(indices[:, n], backend, device) for n in range(indices.shape[1])]
+        columns = [positions_to_backend(indices[:, n], backend, device, narrow)
+                   for n in range(indices.shape[1])]
         return cls(columns, None if values is None else to_backend(values, backend, device, dtype))
 
     def select(self, rows):

@@ -217,3 +217,19 @@ def test_balance_keeps_predictions_and_equalizes_norms(cls, shape, rank, backend
     else:
         norms = np.array([np.linalg.norm(to_numpy(c)) for c in cores])
     np.testing.assert_allclose(norms, np.broadcast_to(norms[0], norms.shape), rtol=1e-10)
+
+
+@pytest.mark.parametrize("cls, shape, rank", CASES, ids=IDS)
+def test_narrow_and_int64_batches_give_the_same_loss_and_gradients(cls, shape, rank):
+    # Batch.place stores NumPy indices narrow for block least squares and as int64 for the
+    # gradient steps: both widths must read the same entries
+    model, _, cores, idx, vals, _ = _setup(cls, shape, rank, "numpy")
+    narrow = Batch.place(idx, vals, narrow=True)
+    wide = Batch.place(idx, vals, narrow=False)
+    assert all(i.dtype.kind == "u" and i.dtype.itemsize == 1 for i in narrow.mode_indices)
+    assert all(i.dtype == np.int64 for i in wide.mode_indices)
+    loss_n, grads_n = model.loss_and_grads(cores, narrow)
+    loss_w, grads_w = model.loss_and_grads(cores, wide)
+    assert float(loss_n) == float(loss_w)
+    for g_n, g_w in zip(grads_n, grads_w):
+        np.testing.assert_array_equal(g_n, g_w)
