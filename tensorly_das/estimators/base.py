@@ -54,7 +54,10 @@ AUTO_FINAL_SWEEPS = 2
 #: held-out R^2 from 0.460 to 0.166; the defaults end within 1% of their best and the sweeps
 #: raise it from 0.751 to 0.760
 OVERFIT_RISE = 1.05
-#: ``l2_reg="auto"``: share of the patience given to each warm-started step of the ridge path
+#: ``l2_reg="auto"``: share of the patience given to each step of the ridge path (the first, from
+#: the start, too: the later steps continue from its best cores, so waiting the full patience for
+#: its training loss to stall cost 15-30 sweeps of 58-235 on the real tensors' Tucker paths and
+#: changed no prediction there; benchmarks/ridge_path_cost)
 PATH_PATIENCE = 0.25
 
 
@@ -306,9 +309,10 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
             # "auto"; its first start is the probe, with the generator where the probe left
             # it); each stronger one continues from the previous strength's fitted cores
             if previous:
-                outcome = fit(copy.deepcopy(rng), strength, path_cores=previous[-1])
+                outcome = fit(copy.deepcopy(rng), strength, path_cores=previous[-1], on_path=True)
             else:
-                outcome = fit(copy.deepcopy(rng), strength, first_start=(probe, probe_rng.bit_generator.state))
+                outcome = fit(copy.deepcopy(rng), strength, first_start=(probe, probe_rng.bit_generator.state),
+                              on_path=True)
             passes.append(outcome[4])
             previous.append((outcome[0], outcome[3]))
             return outcome[1]["best_val_rmse"], outcome
@@ -319,18 +323,19 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
         return (*outcome[:4], sum(passes)), l2, path
 
     def _fit_starts(self, model, rows, train, train_batch, val_batch, rng, l2_reg, *, reducer, backend,
-                    dtype, options, path_cores=None, first_start=None):
+                    dtype, options, path_cores=None, first_start=None, on_path=False):
         """Run every start (one when warm) on the observed rows with ridge ``l2_reg``; returns
         the best start's (restricted cores, result, update, (full start cores, named)) and the
         passes run. ``path_cores`` (a previous strength's (restricted cores, start)) is the one
         start of a step along the ridge path of ``l2_reg="auto"``. ``first_start`` (full cores,
         the generator's state after drawing them) is the first start, already computed from
-        this ``rng``: it is not computed again."""
+        this ``rng``: it is not computed again. ``on_path``: a step of that path, the first
+        included, stopped with :data:`PATH_PATIENCE` of the patience."""
         warm_cores, warm = self._warm(model)
         best, passes, diverged = None, 0, []
         n_starts = 1 if warm_cores or path_cores is not None else self.n_init
         patience = self._patience()
-        if path_cores is not None:  # a step along the path starts near its answer
+        if on_path:  # the next step continues from this one's best cores
             patience = max(1, math.ceil(PATH_PATIENCE * patience))
         for start in range(n_starts):
             if path_cores is not None:
