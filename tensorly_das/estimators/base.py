@@ -56,8 +56,8 @@ AUTO_FINAL_SWEEPS = 2
 OVERFIT_RISE = 1.05
 #: ``l2_reg="auto"``: share of the patience given to each step of the ridge path (the first, from
 #: the start, too: the later steps continue from its best cores, so waiting the full patience for
-#: its training loss to stall cost 15-30 sweeps of 58-235 on the real tensors' Tucker paths and
-#: changed no prediction there; benchmarks/ridge_path_cost)
+#: its training loss to stall cost 15-35 sweeps of 87-235 on the real tensors' Tucker paths and
+#: changed no prediction there; benchmarks/ridge_path_cost at commits 353d649 and 14e1ef6)
 PATH_PATIENCE = 0.25
 
 

@@ -10,7 +10,7 @@ goes from weak to strong because a strong ridge can switch CP components off for
 least squares never revives a component that is zero in two factors); a strongest-first path
 ended in such worse fits on Kinetic and Indian Pines CP during development. The search stops once two
 strengths in a row validate worse than the best so far, and keeps the best. Its cost against
-one fit is measured on the COVID-19 Tucker task in ``benchmarks/paper_covid_tucker.py``.
+one fit is measured on the real tensors in ``benchmarks/ridge_path_cost.py``.
 """
 
 import math
