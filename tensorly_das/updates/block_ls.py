@@ -37,7 +37,7 @@ import tensorly as tl
 from ..backend import (add_segments, backend_of, batched_solve, index_add_rows, index_bytes, index_like,
                        narrow_index_like, take_rows, to_numpy)
 from ..ordering import stable_order
-from .fibers import Fibers, KroneckerDesign, fiber_design
+from .fibers import KRONECKER_CACHE_FLOATS, Fibers, KroneckerDesign, fiber_design
 
 #: relative ridge added to every row's system: this fraction of its mean diagonal
 RIDGE_FLOOR = 1e-6
@@ -57,7 +57,8 @@ def solver_memory(model, nnz, itemsize=8):
     """Bytes block least squares holds beyond a first-order fit: the per-core layouts (entry
     positions and padding mask, at most twice the entries each), the largest exact core's
     normal equations, the entries' fibers and what is built per fiber where the model's
-    designs share rows (:mod:`~tensorly_das.updates.fibers`), and one chunk's workspace.
+    designs share rows (:mod:`~tensorly_das.updates.fibers`; for a wide core solved by conjugate
+    gradients its fibers' Kronecker rows), and one chunk's workspace.
 
     Parameters
     ----------
@@ -73,7 +74,7 @@ def solver_memory(model, nnz, itemsize=8):
     bytes : int
     """
     n_cores = len(model.core_shapes())
-    normal = fibers = shared = 0
+    normal = fibers = shared = kron = 0
     for k in range(n_cores):
         width = BlockLeastSquares.width(model, k)
         mode = model.row_mode(k)
@@ -85,6 +86,8 @@ def solver_memory(model, nnz, itemsize=8):
             r_max = max(model.core_shapes()[k])
             fibers = Fibers.nbytes(nnz) * len(model.shape)
             shared = max(shared, nnz * (r_max + r_max * r_max + 1) * itemsize)
+            if width > EXACT_WIDTH:  # conjugate gradients keep the fibers' Kronecker rows
+                kron = max(kron, min(nnz * width, KRONECKER_CACHE_FLOATS) * itemsize)
         elif model.design_cost(k) > width * width:  # its design rows built once per fiber
             fibers = max(fibers, Fibers.nbytes(nnz, sorted_too=False) * len(model.shape))
             shared = max(shared, nnz * width * itemsize)
@@ -96,7 +99,7 @@ def solver_memory(model, nnz, itemsize=8):
         modes = 0 if _shares_designs(model, k) else others * index_bytes(max(model.shape), "torch")
         layout += 2 * nnz * (index_bytes(nnz, "torch") + 1 + modes)
     workspace = 4 * CHUNK_FLOATS * itemsize + 8 * len(model.shape) * CHUNK_FLOATS
-    return int(layout + normal + fibers + shared + workspace)
+    return int(layout + normal + fibers + shared + kron + workspace)
 
 
 class _Chunk:

@@ -28,6 +28,11 @@ import tensorly as tl
 from ..backend import add_segments, backend_of, concatenate, index_like, scatter_add_rows, take_rows, to_numpy
 from ..ordering import stable_order
 
+#: Numbers :class:`KroneckerDesign` keeps of its fibers' Kronecker rows between products (the
+#: products of one conjugate-gradient solve, on fixed factors): up to this many (32 MB in
+#: float64) they are built once per solve instead of on every product
+KRONECKER_CACHE_FLOATS = 1 << 22
+
 
 class Fibers:
     """The training entries grouped by their fibers of one mode.
@@ -131,10 +136,16 @@ class KroneckerDesign:
         The entries' fibers of one mode ``m``.
     chunk_floats : int
         Bound on the numbers a temporary block holds.
+    cache_floats : int, default :data:`KRONECKER_CACHE_FLOATS`
+        Where every fiber's Kronecker row fits in this many numbers, :meth:`matvec` and
+        :meth:`rmatvec` build them on their first call and reuse them (the factors must not
+        change in between); beyond it they rebuild them block by block on every call.
     """
 
-    def __init__(self, factors, batch, fibers, chunk_floats):
+    def __init__(self, factors, batch, fibers, chunk_floats, cache_floats=KRONECKER_CACHE_FLOATS):
         self.factors, self.batch, self.fibers, self.chunk_floats = factors, batch, fibers, chunk_floats
+        self.cache_floats = cache_floats
+        self._kron = None  # every fiber's Kronecker row, once built (within cache_floats)
         self.m = fibers.mode
         self.dims = [f.shape[1] for f in factors]
         self.others = [n for n in range(len(factors)) if n != self.m]
@@ -147,17 +158,29 @@ class KroneckerDesign:
     def _context(self):
         return tl.context(self.factors[self.m])
 
-    def _blocks(self, floats_per_fiber):
-        """``(start, p)`` over blocks of fibers: ``p`` the Kronecker products of the other modes'
-        rows of each fiber of the block, ``(fibers in block, width_other)``."""
+    def _kronecker_rows(self, start, stop):
+        """The Kronecker products of the other modes' rows of fibers ``start:stop``,
+        ``(stop - start, width_other)``."""
+        reps = self.fibers.first[start:stop]
+        p = tl.ones((len(reps), 1), **self._context())
+        for n in self.others:
+            row = take_rows(self.factors[n], take_rows(self.batch.mode_indices[n], reps))
+            p = (p[:, :, None] * row[:, None, :]).reshape(len(reps), -1)
+        return p
+
+    def _blocks(self, floats_per_fiber, reuse=False):
+        """``(start, p)`` over blocks of fibers: ``p`` the Kronecker rows of each fiber of the
+        block (:meth:`_kronecker_rows`). With ``reuse`` and all of them within ``cache_floats``,
+        one block of every fiber, built on the first call only."""
+        count = self.fibers.count
+        if reuse and 0 < count * self.width_other <= self.cache_floats:
+            if self._kron is None:
+                self._kron = self._kronecker_rows(0, count)
+            yield 0, self._kron
+            return
         per_block = max(1, self.chunk_floats // floats_per_fiber)
-        for start in range(0, self.fibers.count, per_block):
-            reps = self.fibers.first[start:start + per_block]
-            p = tl.ones((len(reps), 1), **self._context())
-            for n in self.others:
-                row = take_rows(self.factors[n], take_rows(self.batch.mode_indices[n], reps))
-                p = (p[:, :, None] * row[:, None, :]).reshape(len(reps), -1)
-            yield start, p
+        for start in range(0, count, per_block):
+            yield start, self._kronecker_rows(start, start + per_block)
 
     def mode_rows(self):
         """Mode ``m``'s row of every entry, gathered once.
@@ -197,7 +220,7 @@ class KroneckerDesign:
         with backend_of(x):
             x_m = self._mode_first(x)
             per_fiber = tl.zeros((self.fibers.count, self.r_m), **self._context())
-            for start, p in self._blocks(self.width_other + self.r_m):
+            for start, p in self._blocks(self.width_other + self.r_m, reuse=True):
                 per_fiber[start:start + len(p)] = p @ x_m.T
             return tl.sum(self.mode_rows() * take_rows(per_fiber, self.fibers.of_entry), axis=1)
 
@@ -218,7 +241,7 @@ class KroneckerDesign:
             per_fiber = scatter_add_rows(self.fibers.of_entry, self.mode_rows() * weights[:, None],
                                          self.fibers.count)
             out = tl.zeros((self.r_m, self.width_other), **self._context())
-            for start, p in self._blocks(self.width_other + self.r_m):
+            for start, p in self._blocks(self.width_other + self.r_m, reuse=True):
                 out += per_fiber[start:start + len(p)].T @ p
             return self._mode_order(out)
 

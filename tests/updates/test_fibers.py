@@ -91,3 +91,21 @@ def test_conjugate_gradients_through_fibers_take_the_objectives_steps(backend, m
     BlockLeastSquares().descend_core(cores, objective, 0, n_iter=4)
     np.testing.assert_allclose(to_numpy(via_fibers[0]), to_numpy(cores[0]), rtol=1e-9, atol=1e-12)
     assert not np.allclose(to_numpy(via_fibers[0]), to_numpy(_problem(backend, n=250, seed=3)[1][0]))
+
+
+@pytest.mark.parametrize("cache_floats", [0, 1 << 20])
+def test_kronecker_rows_reused_between_products_give_the_same_products(cache_floats, backend):
+    # conjugate gradients call matvec and rmatvec many times on fixed factors: with the rows
+    # kept (or rebuilt every call, cache 0) every product equals the dense design's
+    model, cores, batch = _problem(backend)
+    design = to_numpy(model.design(cores, batch.mode_indices, 0))
+    fibers = Fibers(batch.mode_indices, SHAPE, 1, cores[0])
+    kron = KroneckerDesign(model.kronecker_factors(cores, 0), batch, fibers, 50, cache_floats)
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        x = rng.standard_normal(design.shape[1])
+        w = rng.standard_normal(design.shape[0])
+        np.testing.assert_allclose(to_numpy(kron.matvec(to_backend(x, backend))), design @ x, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(to_numpy(kron.rmatvec(to_backend(w, backend))), design.T @ w,
+                                   rtol=1e-10, atol=1e-12)
+    assert (kron._kron is not None) == (cache_floats > 0)
