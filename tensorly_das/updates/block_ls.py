@@ -43,6 +43,11 @@ from .fibers import KRONECKER_CACHE_FLOATS, Fibers, KroneckerDesign, fiber_desig
 RIDGE_FLOOR = 1e-6
 #: design numbers (slots x W) handled per chunk: bounds the temporary memory of a sweep
 CHUNK_FLOATS = 1 << 17
+#: multiply-adds of the design rows built per block of fibers (``fibers x design_cost``), which
+#: bounds their temporaries (a Tucker factor's: the core contracted with one other mode's rows,
+#: ``fibers x prod(rank) / R``): 2,048 fibers of an (8, 8, 8, 8) core, 8 MB, where 16,384
+#: (``CHUNK_FLOATS / W``) took 67 MB blocks that the allocator maps afresh every sweep
+DESIGN_BLOCK_COST = 1 << 23
 #: entries per piece: longer rows are cut, so padding to a power of two wastes little
 MAX_PIECE = 512
 #: cores whose rows have more unknowns than this are solved by conjugate gradients instead
@@ -428,8 +433,8 @@ class BlockLeastSquares:
         if _shares_designs(model, k):
             fibers = layout.fibers(mode)
             if fibers.count < len(batch):
-                shared = (fibers, fiber_design(model, cores, batch.mode_indices, k, fibers,
-                                               max(1, CHUNK_FLOATS // width)))
+                block = min(CHUNK_FLOATS // width, DESIGN_BLOCK_COST // model.design_cost(k))
+                shared = (fibers, fiber_design(model, cores, batch.mode_indices, k, fibers, max(1, block)))
         gram = tl.zeros((n_rows, width, width), **tl.context(like))
         rhs = tl.zeros((n_rows, width), **tl.context(like))
         for chunk in layout.chunks(k):
