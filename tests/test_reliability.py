@@ -573,6 +573,8 @@ def test_memory_estimate_bounds_the_measured_peak():
         (td.CPCompletion, 4, (4000, 3000, 2000), 2000),  # the cores dominate
         (td.CPCompletion, 4, (60, 60, 60), 60_000),  # the observations dominate
         (td.TuckerCompletion, (4, 4, 4), (60, 60, 60), 60_000),
+        # a core wider than EXACT_WIDTH: conjugate gradients, their Kronecker rows kept
+        (td.TuckerCompletion, (9, 8, 8), (40, 40, 40), 30_000),
         (td.TTCompletion, (1, 4, 4, 1), (60, 60, 60), 60_000),
         (td.TRCompletion, (3, 3, 3, 3), (60, 60, 60), 60_000),
     ]
