@@ -55,6 +55,7 @@ BENCHMARKS = {
                                 "cp_90", "tucker_90", "--seeds", "10"], ["--cases", "cp_90", "--seeds", "1"]),
     "scale_cp": (["-m", "benchmarks.scale_cp"], ["--nnz", "1000000"]),
     "index_width": (["-m", "benchmarks.index_width"], ["--nnz", "200000", "--repeats", "3"]),
+    "wide_core": (["-m", "benchmarks.wide_core"], ["--cases", "il2", "--rounds", "1"]),
     "scale_cp_sweep": (["-m", "benchmarks.scale_cp", "--sweep"], None),
     "sparse_rows": (["-m", "benchmarks.sparse_rows"], ["--sizes", "1000", "100000"]),
     "covid_cp_strength": (["-m", "benchmarks.covid_cp_strength"], None),

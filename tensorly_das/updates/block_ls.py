@@ -46,7 +46,7 @@ CHUNK_FLOATS = 1 << 17
 #: multiply-adds of the design rows built per block of fibers (``fibers x design_cost``), which
 #: bounds their temporaries (a Tucker factor's: the core contracted with one other mode's rows,
 #: ``fibers x prod(rank) / R``): 2,048 fibers of an (8, 8, 8, 8) core, 8 MB, where 16,384
-#: (``CHUNK_FLOATS / W``) took 67 MB blocks that the allocator maps afresh every sweep
+#: (``CHUNK_FLOATS / W``) made 67 MB blocks and slower sweeps (benchmarks/wide_core.py)
 DESIGN_BLOCK_COST = 1 << 23
 #: entries per piece: longer rows are cut, so padding to a power of two wastes little
 MAX_PIECE = 512

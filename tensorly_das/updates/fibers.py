@@ -136,15 +136,16 @@ class KroneckerDesign:
         The entries' fibers of one mode ``m``.
     chunk_floats : int
         Bound on the numbers a temporary block holds.
-    cache_floats : int, default :data:`KRONECKER_CACHE_FLOATS`
+    cache_floats : int, optional
         Where every fiber's Kronecker row fits in this many numbers, :meth:`matvec` and
         :meth:`rmatvec` build them on their first call and reuse them (the factors must not
         change in between); beyond it they rebuild them block by block on every call.
+        Default: :data:`KRONECKER_CACHE_FLOATS`, read when the design is made.
     """
 
-    def __init__(self, factors, batch, fibers, chunk_floats, cache_floats=KRONECKER_CACHE_FLOATS):
+    def __init__(self, factors, batch, fibers, chunk_floats, cache_floats=None):
         self.factors, self.batch, self.fibers, self.chunk_floats = factors, batch, fibers, chunk_floats
-        self.cache_floats = cache_floats
+        self.cache_floats = KRONECKER_CACHE_FLOATS if cache_floats is None else cache_floats
         self._kron = None  # every fiber's Kronecker row, once built (within cache_floats)
         self.m = fibers.mode
         self.dims = [f.shape[1] for f in factors]
