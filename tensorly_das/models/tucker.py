@@ -18,6 +18,7 @@ import tensorly as tl
 from ..backend import backend_of, scatter_add_rows, take_rows, to_numpy
 from ..options import check_positive_int, is_integer
 from .base import TensorModel
+from .gauge import balance_bond
 
 
 class TuckerModel(TensorModel):
@@ -64,6 +65,23 @@ class TuckerModel(TensorModel):
 
     def mode_axes(self):
         return [(n + 1, 0) for n in range(len(self.shape))]
+
+    def balance(self, cores):
+        """Each factor's basis, then the norms, to the lowest ridge penalty; the tensor unchanged.
+
+        ``A_n -> A_n B`` with the core's mode ``n`` multiplied by ``B^{-1}`` changes no
+        prediction; :func:`~.gauge.balance_bond` picks the ``B`` of the lowest
+        ``||A_n||^2 + ||G||^2``, mode after mode, and the norms are then equalized as for every
+        model.
+
+        Parameters
+        ----------
+        cores : list of arrays
+            Updated in place.
+        """
+        for n in range(len(self.shape)):
+            balance_bond(cores[n + 1], 1, cores[0], n)
+        super().balance(cores)
 
     def basis_dims(self):
         return tuple(self.rank)
