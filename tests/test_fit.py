@@ -194,3 +194,15 @@ def test_select_keeps_rows_and_values():
     sub = batch.select(np.array([0, 2]))
     assert len(sub) == 2 and sub.values[1] == batch.values[2]
     assert [int(m[1]) for m in sub.mode_indices] == [int(m[2]) for m in batch.mode_indices]
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_monitor_waits_for_the_training_loss_only_when_asked(wait):
+    # the validation error stops improving at pass 1 while the training loss keeps halving
+    monitor = Monitor(None, 0, tol=0.0, n_iter_no_change=3, validated=True, wait_for_training=wait)
+    stops = [monitor.record(it, [np.zeros(1)], loss=0.5 ** it, val_rmse=1.0 if it else 2.0, q=0.0, cov=0.0)
+             for it in range(10)]
+    # without waiting it stops after the patience (3 passes past the best); waiting, never here
+    assert any(stops) is not wait
+    if not wait:
+        assert stops.index(True) == 4

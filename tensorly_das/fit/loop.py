@@ -61,7 +61,7 @@ def _value_rms(batch, reducer):
 @reuse_freed_memory()
 def fit_cores(model, cores, train, update, val=None, *, max_iter=1000, tol=1e-4,
               n_iter_no_change=50, batch_size=None, rng=None, verbose=False, history=None,
-              start_iter=0, l2_reg=0.0, reducer=None):
+              start_iter=0, l2_reg=0.0, reducer=None, wait_for_training=True):
     """Train ``cores`` in place on the observations ``train`` with ``update``.
 
     Parameters
@@ -86,6 +86,8 @@ def fit_cores(model, cores, train, update, val=None, *, max_iter=1000, tol=1e-4,
         A warm start's history (appended to) and passes already done.
     l2_reg : float
         Adds ``0.5 * l2_reg * sum_k ||G_k||^2`` to the training loss.
+    wait_for_training : bool
+        With ``val``, stop only once the training loss has stalled too (see :class:`.Monitor`).
     reducer : tensorly_das.distributed.AllReduce or None
         Data-parallel fit: ``train`` and ``val`` are this rank's shards, and losses,
         gradients and errors are summed over ranks, so all ranks take identical steps.
@@ -104,7 +106,7 @@ def fit_cores(model, cores, train, update, val=None, *, max_iter=1000, tol=1e-4,
     stepper = BatchStepper(model, train, update, batch_size=batch_size, rng=rng, l2_reg=l2_reg,
                            reducer=reducer, first_pass=start_iter, n_passes=max_iter)
     monitor = Monitor(history, start_iter, tol, n_iter_no_change, validated=val is not None,
-                      value_rms=_value_rms(train, reducer))
+                      value_rms=_value_rms(train, reducer), wait_for_training=wait_for_training)
     guard = DivergenceGuard()
     bar = ProgressBar(verbose and (reducer is None or reducer.rank == 0), max_iter)
     # overflow shows up as NaN/inf in the loss, which the guard checks and reports

@@ -59,9 +59,14 @@ class Monitor:
         :data:`EXACT_FIT` of it (in RMSE; of its square in loss) the fit counts as exact and
         nothing counts as an improvement: such a fit keeps gaining relative improvements at
         ever smaller errors and would otherwise run to ``max_iter``.
+    wait_for_training : bool, default True
+        Stop only once the training loss has also stalled (:func:`training_stalled`), not on
+        the patience alone.
     """
 
-    def __init__(self, history, first_pass, tol, n_iter_no_change, validated, value_rms=0.0):
+    def __init__(self, history, first_pass, tol, n_iter_no_change, validated, value_rms=0.0,
+                 wait_for_training=True):
+        self.wait_for_training = wait_for_training
         self.history = {key: [] for key in HISTORY_KEYS} if history is None else history
         self.tol, self.patience, self.validated = tol, n_iter_no_change, validated
         self.floor = EXACT_FIT * value_rms if validated else 0.5 * (EXACT_FIT * value_rms) ** 2
@@ -83,7 +88,8 @@ class Monitor:
         self.no_change = 0 if improved else self.no_change + 1
         if score < self.best_score:
             self.best_score, self.best_iter, self.best_cores = score, iteration, snapshot
-        if self.no_change >= self.patience and training_stalled(self.history["loss"], self.patience):
+        if self.no_change >= self.patience and (not self.wait_for_training
+                                                 or training_stalled(self.history["loss"], self.patience)):
             self.stopped = "no_change"
             return True
         return False
