@@ -19,6 +19,7 @@ from tensorly.tt_tensor import TTTensor
 from ..backend import backend_of, scatter_add_rows, take_rows, to_numpy
 from ..options import check_positive_int, is_integer
 from .base import TensorModel
+from .gauge import balance_bond
 
 
 def _tt_svd(core, inner_ranks):
@@ -95,6 +96,26 @@ class TRModel(TensorModel):
 
     def mode_axes(self):
         return [(n, 1) for n in range(len(self.shape))]
+
+    def balance(self, cores):
+        """The basis of every inner index (and of the ring's closing index), then the norms, to
+        the lowest ridge penalty; the tensor unchanged.
+
+        ``G_n -> G_n B`` along its last axis with ``G_{n+1} -> B^{-1} G_{n+1}`` along its first
+        changes no prediction; :func:`~.gauge.balance_bond` picks the ``B`` of the lowest
+        ``||G_n||^2 + ||G_{n+1}||^2``, bond after bond, and the norms are then equalized as for
+        every model.
+
+        Parameters
+        ----------
+        cores : list of arrays
+            Updated in place.
+        """
+        for n in range(len(cores) - 1):
+            balance_bond(cores[n], 2, cores[n + 1], 0)
+        if self.rank[0] > 1:  # a ring's closing index (a train's is 1: a scale, left to the norms)
+            balance_bond(cores[-1], 2, cores[0], 0)
+        super().balance(cores)
 
     def basis_dims(self):
         return tuple(min(dim, self.rank[n] * self.rank[n + 1]) for n, dim in enumerate(self.shape))

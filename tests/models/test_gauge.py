@@ -92,3 +92,25 @@ def test_tucker_balance_lowers_the_penalty_below_norm_equalization_alone(backend
             model.balance(reference)
         for a, b in zip(on_backend, reference):
             np.testing.assert_allclose(to_numpy(a), b, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("closed", [False, True], ids=["tt", "tr"])
+def test_train_and_ring_balance_keep_the_tensor_and_lower_the_penalty(closed, backend):
+    from tensorly_das.models import TRModel, TTModel
+
+    model = TRModel((6, 5, 4, 5), (2, 3, 2, 3, 2)) if closed else TTModel((6, 5, 4, 5), (1, 3, 2, 3, 1))
+    rng = np.random.default_rng(4)
+    cores = [rng.standard_normal(s) for s in model.core_shapes()]
+    skew = rng.standard_normal((3, 3)) + 2 * np.eye(3)  # the first inner index's basis skewed
+    cores[0] = np.einsum("aib,bc->aic", cores[0], skew)
+    cores[1] = np.einsum("cb,bid->cid", np.linalg.inv(skew), cores[1])
+    scalar = [c.copy() for c in cores]
+    with tl.backend_context("numpy"):
+        super(TRModel, model).balance(scalar)
+        dense = tl.tr_to_tensor(cores) if closed else tl.tt_to_tensor(cores)
+    on_backend = [to_backend(c, backend) for c in cores]
+    with tl.backend_context(backend):
+        model.balance(on_backend)
+        after = tl.tr_to_tensor(on_backend) if closed else tl.tt_to_tensor(on_backend)
+    np.testing.assert_allclose(to_numpy(after), dense, rtol=1e-9, atol=1e-11)
+    assert _penalty(*on_backend) < 0.99 * _penalty(*scalar)
