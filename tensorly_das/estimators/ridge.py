@@ -5,7 +5,9 @@ The strengths tried are relative to a reference that carries the data's units,
 the penalty of balanced cores equals the data's mean energy): 0, then ``lambda_ref`` times
 :data:`RELATIVE_GRID`, weakest first. The fit without ridge runs from the starts; each stronger
 strength continues from the cores the previous one fitted (a warm-started path, with early
-stopping at every step and a quarter of the patience), so the later steps are short. The path
+stopping at every step: a quarter of the patience for the first, and with block least squares a
+tenth for the later ones, which also stop without waiting for the training loss to stall), so
+the later steps are short. The path
 goes from weak to strong because a strong ridge can switch CP components off for good (block
 least squares never revives a component that is zero in two factors); a strongest-first path
 ended in such worse fits on Kinetic and Indian Pines CP during development. The search stops once two
