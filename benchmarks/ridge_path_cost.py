@@ -1,6 +1,7 @@
 """What ``l2_reg="auto"`` costs: the ridge path against one fit at the strength it chooses.
 
 Run:  python -m benchmarks.ridge_path_cost [--cases covid il2 kinetic pines] [--seeds 3]
+          [--variant shipped|quarter|norms-only]
 
 On the real tensors of ``benchmarks/real_data.py`` (same splits), Tucker at the rank that
 table's selection chose for our defaults, per seed: our defaults (block least squares, the
@@ -20,6 +21,22 @@ import numpy as np
 
 import tensorly_das as td
 from benchmarks import real_data
+from tensorly_das.estimators import base
+from tensorly_das.models import TensorModel, TuckerModel
+
+#: ``--variant``: the shipped defaults, or one of them switched back to the previous rule
+VARIANTS = ("shipped", "quarter", "norms-only")
+
+
+def use_variant(variant):
+    """``quarter``: the ridge path's continued block least-squares steps get the first step's
+    quarter patience and wait for the training loss to stall, as before commit 7d7a747;
+    ``norms-only``: Tucker sweeps equalize the core norms only, without solving the factors'
+    bases (before commit 03156c5)."""
+    if variant == "quarter":
+        base.CONTINUED_PATIENCE, base.CONTINUED_WAIT = base.PATH_PATIENCE, True
+    elif variant == "norms-only":
+        TuckerModel.balance = TensorModel.balance
 
 #: the Tucker rank the real-data table's selection chose for our defaults on every seed
 RANKS = {"covid": (8, 6, 8), "il2": (8, 4, 8, 8), "kinetic": (8, 8, 8, 8), "pines": (8, 8, 8)}
@@ -38,9 +55,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", default=list(RANKS), choices=list(RANKS))
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--variant", choices=VARIANTS, default="shipped", help=use_variant.__doc__)
     args = parser.parse_args(argv)
+    use_variant(args.variant)
     print(f"Tucker at the real-data table's rank, split seeds 0..{args.seeds - 1}; held-out NRMSE; "
-          "'fixed' = one fit with l2_reg at the strength the path chose")
+          f"'fixed' = one fit with l2_reg at the strength the path chose; variant: {args.variant}")
     print(f"{'case':<9}{'seed':>5}{'auto s':>8}{'sweeps':>8}{'s/sweep':>9}{'chosen l2':>11}{'steps':>7}"
           f"{'fixed s':>9}{'sweeps':>8}{'auto/fixed s':>14}{'NRMSE auto':>12}{'NRMSE fixed':>13}")
     ratios = {}

@@ -63,8 +63,10 @@ PATH_PATIENCE = 0.25
 #: also stops without waiting for the training loss to stall (that wait guards fits from a start
 #: against stopping in a swamp). On the real tensors' Tucker paths (COVID, IL2, Indian Pines crop,
 #: split seeds 0-2) the quarter and the wait took 29-92% more sweeps, and the held-out NRMSE
-#: differed by at most 0.0001 (benchmarks/ridge_path_cost)
+#: differed by at most 0.0001 (benchmarks/ridge_path_cost --variant quarter)
 CONTINUED_PATIENCE = 0.1
+#: whether those continued steps also wait for the training loss to stall (the first step does)
+CONTINUED_WAIT = False
 
 
 class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstimator):
@@ -367,7 +369,7 @@ class BaseCompletion(PredictionMixin, TorchStateMixin, RegressorMixin, BaseEstim
                     tol=self.tol, n_iter_no_change=patience,
                     batch_size=self.batch_size, rng=rng, verbose=self.verbose, history=history,
                     start_iter=len(history["loss"]) if warm else 0, l2_reg=l2_reg,
-                    reducer=reducer, wait_for_training=not continued,
+                    reducer=reducer, wait_for_training=CONTINUED_WAIT or not continued,
                 )
             except DivergenceError as err:
                 err.cores = cores  # restored to the last finite state, for inspection

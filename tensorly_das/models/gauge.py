@@ -41,11 +41,20 @@ def balance_bond(left, left_axis, right, right_axis, rcond=1e-10):
     -------
     changed : bool
         Whether the basis was changed.
+
+    Raises
+    ------
+    ValueError
+        When the two axes differ in size (nothing is changed).
     """
+    size = left.shape[left_axis]
+    if right.shape[right_axis] != size:
+        raise ValueError(f"the bond's sizes differ: axis {left_axis} of left has {size} entries, "
+                         f"axis {right_axis} of right has {right.shape[right_axis]}")
     with backend_of(left):
-        size = left.shape[left_axis]
-        lhs = tl.reshape(tl.moveaxis(left, left_axis, -1), (-1, size))
-        rhs = tl.reshape(tl.moveaxis(right, right_axis, 0), (size, -1))
+        left_moved, right_moved = tl.moveaxis(left, left_axis, -1), tl.moveaxis(right, right_axis, 0)
+        lhs = tl.reshape(left_moved, (-1, size))
+        rhs = tl.reshape(right_moved, (size, -1))
         p_values, p_vectors = tl.eigh(tl.transpose(lhs) @ lhs)
         if not bool(p_values[0] > rcond * p_values[-1]):
             return False
@@ -56,9 +65,6 @@ def balance_bond(left, left_axis, right, right_axis, rcond=1e-10):
             return False
         change = inverse_root @ _symmetric_power(m_values, m_vectors, 0.25)
         change_inverse = _symmetric_power(m_values, m_vectors, -0.25) @ root
-        new_left = tl.moveaxis(tl.reshape(lhs @ change, tl.moveaxis(left, left_axis, -1).shape), -1, left_axis)
-        new_right = tl.moveaxis(tl.reshape(change_inverse @ rhs, tl.moveaxis(right, right_axis, 0).shape),
-                                0, right_axis)
-        left[...] = new_left
-        right[...] = new_right
+        left[...] = tl.moveaxis(tl.reshape(lhs @ change, left_moved.shape), -1, left_axis)
+        right[...] = tl.moveaxis(tl.reshape(change_inverse @ rhs, right_moved.shape), 0, right_axis)
         return True

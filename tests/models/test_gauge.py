@@ -114,3 +114,11 @@ def test_train_and_ring_balance_keep_the_tensor_and_lower_the_penalty(closed, ba
         after = tl.tr_to_tensor(on_backend) if closed else tl.tt_to_tensor(on_backend)
     np.testing.assert_allclose(to_numpy(after), dense, rtol=1e-9, atol=1e-11)
     assert _penalty(*on_backend) < 0.99 * _penalty(*scalar)
+
+
+def test_balance_bond_refuses_a_bond_of_two_sizes_and_changes_nothing():
+    left, right = np.ones((5, 3)), np.ones((4, 2))
+    with pytest.raises(ValueError, match="sizes differ"):
+        balance_bond(left, 1, right, 0)
+    np.testing.assert_array_equal(left, 1.0)
+    np.testing.assert_array_equal(right, 1.0)
