@@ -62,8 +62,8 @@ PATH_PATIENCE = 0.25
 #: ... and of each block least-squares step that continues from a fitted strength's cores, which
 #: also stops without waiting for the training loss to stall (that wait guards fits from a start
 #: against stopping in a swamp). On the real tensors' Tucker paths (COVID, IL2, Indian Pines crop,
-#: split seeds 0-2) the quarter and the wait took 29-92% more sweeps, and the held-out NRMSE
-#: differed by at most 0.0001 (benchmarks/ridge_path_cost --variant quarter)
+#: split seeds 0-2) the quarter and the wait took 18-112% more sweeps, and the held-out NRMSE
+#: differed by at most 0.0009 (docs/results/ridge_path_cost_quarter.txt against ridge_path_cost.txt)
 CONTINUED_PATIENCE = 0.1
 #: whether those continued steps also wait for the training loss to stall (the first step does)
 CONTINUED_WAIT = False

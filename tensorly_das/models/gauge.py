@@ -10,7 +10,7 @@ sides then hold the same squared norm.
 
 Block least squares moves each core in turn with the others fixed, so with a small ridge it drifts
 along these directions of (almost) no change in the objective only slowly; solving the gauge
-exactly after every sweep removes that drift (``benchmarks/ridge_path_cost.py``).
+exactly after every sweep removes that drift (``benchmarks/ridge_path_cost.py --variant norms-only``).
 """
 
 import tensorly as tl
