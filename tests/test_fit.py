@@ -206,3 +206,20 @@ def test_monitor_waits_for_the_training_loss_only_when_asked(wait):
     assert any(stops) is not wait
     if not wait:
         assert stops.index(True) == 4
+
+
+def test_patience_counts_from_the_score_at_the_last_reset_not_the_previous_pass():
+    # every pass gains 0.6 * tol: no single pass clears tol, but every second one clears it
+    # against the score at the last reset, so the fit goes on
+    tol = 1e-3
+    slow = Monitor(None, 0, tol=tol, n_iter_no_change=3, validated=True, wait_for_training=False)
+    stops = [slow.record(it, [np.zeros(1)], loss=1.0, val_rmse=(1 - 0.6 * tol) ** it, q=0.0, cov=0.0)
+             for it in range(40)]
+    assert not any(stops)
+    # passes gaining 0.1 * tol together gain less than tol over the patience: it stops
+    stalled = Monitor(None, 0, tol=tol, n_iter_no_change=3, validated=True, wait_for_training=False)
+    it = 0
+    while not stalled.record(it, [np.full(1, it)], loss=1.0, val_rmse=(1 - 0.1 * tol) ** it, q=0.0, cov=0.0):
+        it += 1
+    assert it == 3  # the first pass resets, then three without clearing tol
+    assert stalled.best_iter == 3  # the best state is still the lowest score, however small its gain

@@ -47,7 +47,9 @@ _DOC = """Tensor completion with a {title} model by block least squares or Adam/
         Maximum number of passes over the training entries (sweeps for ``"als"``).
     tol : float, default 1e-4
         Relative improvement of the monitored error (validation RMSE, or training loss
-        without early stopping) that resets the patience counter.
+        without early stopping) that resets the patience counter, measured from the error
+        at its last reset: a fit that gains less than ``tol`` per pass but more over
+        ``n_iter_no_change`` passes goes on.
     batch_size : int or None, default None
         Observations per step; None uses them all (one step per pass).
     early_stopping : bool, default True
