@@ -42,6 +42,8 @@ BENCHMARKS = {
                    "--plot", "docs/results/real_data.png"], ["--cases", "covid", "--seeds", "2"]),
     "real_data_pines_full": (["-m", "benchmarks.real_data", "--cases", "pines_full", "--seeds", "2",
                               "--plot", "docs/results/real_data_pines_full.png"], None),
+    "real_data_pines_full_ours": (["-m", "benchmarks.real_data", "--cases", "pines_full", "--seeds", "2",
+                                   "--no-peers"], None),
     "real_data_images": (["-m", "benchmarks.real_data", "--cases", "astronaut80", "astronaut95", "chelsea80",
                           "coffee80", "--plot", "docs/results/real_data_images.png"],
                          ["--cases", "astronaut80", "--seeds", "2"]),
