@@ -20,6 +20,9 @@ ALPHA_SCHEDULES = ("linear", "cosine", "constant")
 DAS_DENOMINATORS = ("squared", "norm")
 #: DAS numerator in the paper's units ("paper") or relative to the mean ("relative")
 DAS_DEVIATIONS = ("paper", "relative")
+#: the gradient norm in DAS's ``u = 1 / ||g||`` on a network: the layer's cores' ("layer", the
+#: authors' network code) or every parameter's ("global", SAM's radius; the paper's Theorem A.2)
+DAS_GRADIENT_NORMS = ("layer", "global")
 #: array backends of the estimators (``"torch"`` is accepted as an alias of ``"pytorch"``)
 BACKENDS = ("numpy", "pytorch")
 #: floating dtypes of the cores

@@ -10,6 +10,7 @@ from ..options import (
     ALPHA_SCHEDULES,
     DAS_DENOMINATORS,
     DAS_DEVIATIONS,
+    DAS_GRADIENT_NORMS,
     check_params,
     choice,
     positive_int,
@@ -206,9 +207,16 @@ class DAS(_Wrapper):
     For each tensorized layer (a parameter group with ``"tensorized": True``; found
     automatically when ``params`` is an ``nn.Module``), every core ``G_k`` is multiplied
     by ``1 + lambda_k`` with ``lambda_k = lr * alpha_t * u * (||g_k||^2 - gbar) / ||G_k||^2``
-    (eq. 9; ``u`` and ``gbar`` per layer, as in the authors' network code), bounded by
-    ``max_scale``; then the base optimizer steps once with the unchanged gradients.
-    Other parameters get only the base step.
+    (eq. 9; ``gbar`` per layer, ``u = 1 / ||g||`` per layer as in the authors' network code or
+    over every parameter, see ``gradient_norm``), bounded by ``max_scale``; then the base
+    optimizer steps once with the unchanged gradients. Other parameters get only the base step.
+
+    To first order a step changes ``||G_k||^2`` by ``2 lr alpha u (||g_k||^2 - gbar)``, and a
+    SAM step of radius ``rho`` (same ``lr``, plain SGD) by ``2 lr rho u ||g_k||^2`` plus a
+    part shared by the layer's cores (the paper's Theorem 2): with ``gradient_norm="global"``
+    DAS at ``alpha = rho`` moves the norms relative to each other as SAM does. With the
+    default ``"layer"`` it moves each layer's by ``||g|| / ||g_layer||`` times more. Measured
+    in ``benchmarks/das_dynamics.py``.
 
     Parameters
     ----------
@@ -227,6 +235,10 @@ class DAS(_Wrapper):
         Bound on ``|lambda_k|`` per step.
     rebalance : bool, default False
         Make the factors of each layer multiply to 1 (the layer's weight is unchanged).
+    gradient_norm : {"layer", "global"}, default "layer"
+        The norm in ``u = 1 / ||g||``: of the layer's cores' gradients (the authors' network
+        code) or of every parameter's gradient in this optimizer (SAM's, as in the paper's
+        Theorem A.2; it costs the norms of the other parameters' gradients too).
     **base_kwargs
         Passed to the base optimizer (``lr`` is required by SGD).
     """
@@ -239,6 +251,7 @@ class DAS(_Wrapper):
         "deviation": [choice(DAS_DEVIATIONS)],
         "max_scale": [real(0, 0.5)],
         "rebalance": ["boolean"],
+        "gradient_norm": [choice(DAS_GRADIENT_NORMS)],
     }
 
     def __init__(
@@ -252,10 +265,12 @@ class DAS(_Wrapper):
         deviation="paper",
         max_scale=0.05,
         rebalance=False,
+        gradient_norm="layer",
         **base_kwargs,
     ):
         defaults = dict(alpha=alpha, alpha_schedule=alpha_schedule, denominator=denominator,
-                        deviation=deviation, max_scale=max_scale, rebalance=rebalance)
+                        deviation=deviation, max_scale=max_scale, rebalance=rebalance,
+                        gradient_norm=gradient_norm)
         check_params(self._parameter_constraints, {**defaults, "total_steps": total_steps}, "DAS")
         if alpha_schedule != "constant" and not total_steps:
             raise ValueError(f"alpha_schedule={alpha_schedule!r} needs total_steps (the schedule's length)")
@@ -296,7 +311,7 @@ class DAS(_Wrapper):
             layer = [p for p in group["params"] if p.grad is not None]
             if alpha_t != 0.0 and len(layer) >= 2:
                 layers.append((len(layer), (group["lr"] * alpha_t, group["denominator"], group["deviation"],
-                                            group["max_scale"], group["rebalance"])))
+                                            group["max_scale"], group["rebalance"], group["gradient_norm"])))
                 cores += layer
         # without gradients, set by a call rather than the no_grad decorator (which costs more,
         # on every step of a small net)
@@ -311,31 +326,43 @@ class DAS(_Wrapper):
         self.steps_done += 1
         return loss
 
+    def _other_grads(self, cores):
+        """The gradients of the parameters ``cores`` does not hold (for ``gradient_norm="global"``)."""
+        held = {id(p) for p in cores}
+        return [p.grad for group in self.param_groups for p in group["params"]
+                if p.grad is not None and id(p) not in held]
+
     def _rescale(self, cores, layers):
         # the norms of every core and gradient in one call, one scaling of every core in another
-        norms = torch._foreach_norm(cores + [p.grad for p in cores])
+        n, wide = len(cores), any(settings[5] == "global" for _, settings in layers)
+        extra = self._other_grads(cores) if wide else []
+        norms = torch._foreach_norm(cores + [p.grad for p in cores] + extra)
         if cores[0].device.type == "cpu":
-            factors = self._factors_on_host(layers, [v.item() for v in norms])
+            values = [v.item() for v in norms]
+            global_sq = sum(v * v for v in values[n:]) if wide else None
+            factors = self._factors_on_host(layers, values[:2 * n], global_sq)
         else:
-            factors = self._factors_on_device(layers, norms)
+            factors = self._factors_on_device(layers, norms[:2 * n], norms[n:])
         torch._foreach_mul_(cores, factors)
 
     @staticmethod
-    def _factors_on_host(layers, norms):
+    def _factors_on_host(layers, norms, global_sq=None):
         """On the CPU the statistics are a few numbers: Python floats cost less than any array
         op's dispatch (eq. 9 is still :func:`das_lambdas`, called per core).
 
         ``layers`` lists ``(number of cores, settings)``, ``norms`` the cores' norms then the
-        gradients'; returns one factor per core.
+        gradients', ``global_sq`` the squared norm of every parameter's gradient (for the
+        layers with ``gradient_norm="global"``); returns one factor per core.
         """
         n = len(norms) // 2
         factors, start = [], 0
-        for k, (lr_alpha, denominator, deviation, max_scale, rebalance) in layers:
+        for k, (lr_alpha, denominator, deviation, max_scale, rebalance, gradient_norm) in layers:
             core_sq = [v * v for v in norms[start:start + k]]
             grad_sq = [v * v for v in norms[n + start:n + start + k]]
             start += k
-            total = sum(grad_sq)
-            core_mean, grad_mean = sum(core_sq) / k, total / k
+            layer_sq = sum(grad_sq)
+            total = global_sq if gradient_norm == "global" else layer_sq
+            core_mean, grad_mean = sum(core_sq) / k, layer_sq / k
             lambdas = [das_lambdas(c, g, core_mean, grad_mean, total, lr_alpha, denominator, deviation, max_scale)
                        for c, g in zip(core_sq, grad_sq)]
             if rebalance:
@@ -344,10 +371,14 @@ class DAS(_Wrapper):
                 factors += [1.0 + lam for lam in lambdas]
         return factors
 
-    def _factors_on_device(self, layers, norms):
+    def _factors_on_device(self, layers, norms, grad_norms=()):
         """On a GPU the statistics stay there (no host synchronization): the layers that share
-        their settings at once, through a core -> layer membership matrix."""
+        their settings at once, through a core -> layer membership matrix. ``grad_norms``: the
+        norms of every parameter's gradient (for ``gradient_norm="global"``)."""
         n = len(norms) // 2
+        global_sq = None
+        if any(s[5] == "global" for _, s in layers):
+            global_sq = torch.stack([v.double() for v in grad_norms]).square().sum()
         by_setting, start = {}, 0
         for k, settings in layers:
             by_setting.setdefault(settings, []).append(range(start, start + k))
@@ -356,11 +387,13 @@ class DAS(_Wrapper):
         for settings, spans in by_setting.items():
             positions = [i for span in spans for i in span]
             part = [norms[i] for i in positions] + [norms[n + i] for i in positions]
-            for i, f in zip(positions, self._device_factors([len(span) for span in spans], part, *settings)):
+            sizes = [len(span) for span in spans]
+            for i, f in zip(positions, self._device_factors(sizes, part, *settings, global_sq=global_sq)):
                 factors[i] = f
         return factors
 
-    def _device_factors(self, sizes, norms, lr_alpha, denominator, deviation, max_scale, rebalance):
+    def _device_factors(self, sizes, norms, lr_alpha, denominator, deviation, max_scale, rebalance,
+                        gradient_norm, global_sq=None):
         """Factors of layers of ``sizes`` cores that share one setting, from their norms (cores',
         then gradients'), as 0-d tensors on the device."""
         # a group may mix float32 and float64 cores: the statistics use the widest type
@@ -369,9 +402,9 @@ class DAS(_Wrapper):
         sq = torch.stack(norms).to(dtype).view(2, -1) ** 2
         sums = (sq @ member_t).T  # (layers, 2): per-layer sums of ||G||^2 and ||g||^2
         means = (sums / counts)[layer_id]
+        total = global_sq.to(dtype) if gradient_norm == "global" else sums[layer_id, 1]
         lambdas = das_lambdas(
-            sq[0], sq[1], means[:, 0], means[:, 1], sums[layer_id, 1], lr_alpha, denominator, deviation,
-            max_scale,
+            sq[0], sq[1], means[:, 0], means[:, 1], total, lr_alpha, denominator, deviation, max_scale,
         )
 
         def layer_mean(x):
@@ -395,3 +428,5 @@ class DAS(_Wrapper):
 
     def _load_wrapper_state(self, state):
         self.steps_done = int(state["steps_done"])
+        for group in self.param_groups:  # a state_dict saved before a setting existed
+            group.setdefault("gradient_norm", "layer")

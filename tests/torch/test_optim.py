@@ -260,6 +260,7 @@ def test_layers_rescaled_together_match_one_layer_at_a_time(rebalance, deviation
     ({"total_steps": True}, "'total_steps' parameter"),
     ({"deviation": "abs"}, "'deviation' parameter"),
     ({"rebalance": "yes"}, "'rebalance' parameter"),
+    ({"gradient_norm": "model"}, "'gradient_norm' parameter"),
 ])
 def test_das_validates_every_argument(kwargs, words):
     with pytest.raises(ValueError, match=words):
@@ -300,9 +301,10 @@ def test_das_group_mixing_float32_and_float64_steps_like_float64(rebalance):
     assert not torch.allclose(mixed[0], start[0].float().double())  # the step did something
 
 
+@pytest.mark.parametrize("gradient_norm", ["layer", "global"])
 @pytest.mark.parametrize("rebalance", [False, True])
 @pytest.mark.parametrize("deviation, denominator", [("paper", "squared"), ("relative", "norm"), ("paper", "norm")])
-def test_das_factors_on_the_host_equal_those_kept_on_the_device(rebalance, deviation, denominator):
+def test_das_factors_on_the_host_equal_those_kept_on_the_device(rebalance, deviation, denominator, gradient_norm):
     # the CPU path computes the statistics as Python floats, the GPU path as tensors through a
     # membership matrix: both are eq. 9 and must agree (here both run on the CPU)
     torch.manual_seed(2)
@@ -314,16 +316,64 @@ def test_das_factors_on_the_host_equal_those_kept_on_the_device(rebalance, devia
     opt = DAS(net, lr=0.05, alpha=50.0, alpha_schedule="constant", max_scale=0.3,
               deviation=deviation, denominator=denominator, rebalance=rebalance)
     cores = [p for layer in (net[0], net[2], net[4]) for p in layer.weight.cores()]
-    norms = torch._foreach_norm(cores + [p.grad for p in cores])
+    with torch.no_grad():
+        norms = torch._foreach_norm(cores + [p.grad for p in cores])
     # the first and last layers share their settings (rescaled together on the device), the
     # middle one has another learning rate
-    same, other = (0.05 * 50.0, denominator, deviation, 0.3, rebalance), (0.02 * 50.0, denominator, deviation,
-                                                                          0.3, rebalance)
+    same = (0.05 * 50.0, denominator, deviation, 0.3, rebalance, gradient_norm)
+    other = (0.02 * 50.0, denominator, deviation, 0.3, rebalance, gradient_norm)
     layers = [(2, same), (2, other), (2, same)]
-    host = DAS._factors_on_host(layers, [v.item() for v in norms])
-    device = [float(f) for f in opt._factors_on_device(layers, norms)]
+    grad_norms = list(norms[len(cores):]) + list(torch._foreach_norm(opt._other_grads(cores)))
+    global_sq = sum(v.item() ** 2 for v in grad_norms)
+    host = DAS._factors_on_host(layers, [v.item() for v in norms], global_sq)
+    device = [float(f) for f in opt._factors_on_device(layers, norms, grad_norms)]
     assert len(host) == len(cores) and np.allclose(host, device, rtol=1e-5, atol=0)
     assert max(abs(f - 1.0) for f in host) > 1e-3  # the factors do something
+
+
+def _norm_changes(make_opt, sam=False):
+    """Change of each core's squared norm over one step from a fixed point of a three-core
+    product plus a linear term (multilinear in the cores), with SGD at a small learning rate."""
+    gen = torch.Generator().manual_seed(3)
+    shapes = ((3, 4), (4, 5), (5, 2), (3, 2))
+    start = [torch.randn(*shape, generator=gen, dtype=torch.float64) for shape in shapes]
+    start[1] *= 3.0  # unequal norms and gradient energies
+    x = torch.randn(16, 3, generator=gen, dtype=torch.float64)
+    y = torch.randn(16, 2, generator=gen, dtype=torch.float64)
+    params = [torch.nn.Parameter(t.clone()) for t in start]
+    opt = make_opt([{"params": params[:3], "tensorized": True}, {"params": params[3:]}])
+
+    def closure():
+        opt.zero_grad()
+        loss = ((x @ params[0] @ params[1] @ params[2] + 30.0 * x @ params[3] - y) ** 2).mean()
+        loss.backward()
+        return loss
+
+    closure()
+    grads = [p.grad.clone() for p in params]
+    opt.step(closure) if sam else opt.step()
+    change = np.array([float((p.detach() ** 2).sum() - (t ** 2).sum()) for p, t in zip(params[:3], start)])
+    return change, grads
+
+
+@pytest.mark.parametrize("gradient_norm", ["global", "layer"])
+def test_das_at_alpha_rho_moves_the_norms_against_each_other_as_sam_does(gradient_norm):
+    # Theorem 2 and eq. 9: beyond plain SGD's change, SAM moves ||G_k||^2 by 2 lr rho u ||g_k||^2
+    # plus a part shared by the cores, DAS by 2 lr alpha u (||g_k||^2 - gbar); with u over every
+    # parameter's gradient they agree at alpha = rho; with the layer's u DAS's is larger by
+    # ||g|| / ||g_layer||
+    lr, rho = 1e-6, 1e-5  # first order: the terms in lr * (Hessian) and rho^2 vanish
+    plain, grads = _norm_changes(lambda groups: torch.optim.SGD(groups, lr=lr))
+    sam = _norm_changes(lambda groups: SAM(groups, lr=lr, rho=rho), sam=True)[0] - plain
+    das = _norm_changes(lambda groups: DAS(groups, lr=lr, alpha=rho, alpha_schedule="constant", max_scale=0.5,
+                                           gradient_norm=gradient_norm))[0] - plain
+    sam, das = sam - sam.mean(), das - das.mean()
+    ratio = 1.0
+    if gradient_norm == "layer":
+        ratio = float(sum((g ** 2).sum() for g in grads) ** 0.5 / sum((g ** 2).sum() for g in grads[:3]) ** 0.5)
+        assert ratio > 1.2  # the linear term's gradient makes the two norms differ
+    assert np.abs(sam).max() > 0
+    np.testing.assert_allclose(das, ratio * sam, rtol=0.01, atol=1e-3 * np.abs(sam).max())
 
 
 def test_step_hooks_fire_once_per_step_and_schedulers_on_the_base_still_work():
