@@ -37,7 +37,9 @@ _DOC = """Tensor completion with a {title} model by block least squares or Adam/
         paper's form the per-step scale change is ``lr * das_alpha * u * (||g_k||^2 - gbar)
         / ||G_k||^2``, which carries the gradient's units: on unit-scale data with
         this package's mean squared loss, ``das_alpha=1`` changes core norms by about
-        1e-5 per step. Tune it (e.g. with GridSearchCV), or use
+        1e-5 per step. With ``solver="sgd"`` it matches SAM's first-order change of the
+        core norms at ``das_alpha = sam_rho``; with Adam no value does (the user guide's
+        *What the strength means*). Tune it (e.g. with GridSearchCV), or use
         ``das_deviation="relative"``, whose strength does not depend on the loss scale.
     sam_rho : float, default 0.05
         SAM radius (``method="sam"``); 0 gives exactly the plain step.

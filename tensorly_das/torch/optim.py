@@ -215,8 +215,11 @@ class DAS(_Wrapper):
     SAM step of radius ``rho`` (same ``lr``, plain SGD) by ``2 lr rho u ||g_k||^2`` plus a
     part shared by the layer's cores (the paper's Theorem 2): with ``gradient_norm="global"``
     DAS at ``alpha = rho`` moves the norms relative to each other as SAM does. With the
-    default ``"layer"`` it moves each layer's by ``||g|| / ||g_layer||`` times more. Measured
-    in ``benchmarks/das_dynamics.py``.
+    default ``"layer"`` it moves each layer's by ``||g|| / ||g_layer||`` times more. With
+    momentum, SAM's perturbed gradients accumulate in the buffer over about
+    ``1 / (1 - momentum)`` steps and DAS's rescaling does not. With Adam no ``alpha`` matches
+    SAM (Adam rescales SAM's perturbed gradient per coordinate). Measured in
+    ``benchmarks/das_dynamics.py``.
 
     Parameters
     ----------
